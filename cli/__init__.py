@@ -1,0 +1,1 @@
+"""The `minigpt-tui` command: the dashboard by default, headless subcommands for scripts."""

@@ -1,0 +1,1 @@
+"""Corpora, the character tokenizer and batch sampling for minigpt-tui."""

@@ -1,0 +1,49 @@
+"""Saving and loading checkpoints: atomically, and without unpickling code.
+
+A checkpoint is a plain dict of tensors, numbers and strings, so `torch.load` can read it with
+`weights_only=True`, which refuses a pickle that tries to run code.
+"""
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from data.errors import CheckpointError
+from engine.atomic import atomic_write, remove_stale_temporaries
+
+FORMAT = 1
+REQUIRED = ("format", "model", "step", "settings", "vocab")
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write state to path; a crash mid-write leaves the previous checkpoint as it was."""
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    remove_stale_temporaries(path.parent, path.name)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at path, or a CheckpointError naming the file and what is wrong."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint") from None
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise CheckpointError(f"{path}: refused or unreadable checkpoint ({first})") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_short(exc)})") from None
+
+    if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
+        raise CheckpointError(f"{path}: not a minigpt-tui checkpoint (keys missing)")
+    if state["format"] != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {state['format']}, expected {FORMAT}")
+    return state
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:120] if text else type(exc).__name__

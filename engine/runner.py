@@ -1,0 +1,79 @@
+"""Setting up a run directory and streaming a trainer's events into it.
+
+The headless CLI, the dashboard's child trainer and the tests all start runs through here, so a
+run directory looks the same whoever made it.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from data.corpus import load_corpus
+from data.errors import CheckpointError, RunError
+from engine import paths
+from engine.checkpoint import load_checkpoint
+from engine.control import Control
+from engine.events import Event, EventWriter, FailedEvent
+from engine.run_dir import RunDir
+from engine.settings import Layer, Settings, merge, validate
+from engine.trainer import Trainer
+
+
+def new_run_dir(settings: Settings, out: Path | None = None) -> RunDir:
+    """out (created if needed, refused if it already holds a run), or a fresh dated folder."""
+    if out is None:
+        run = RunDir.create(paths.runs_dir(), settings.train.preset)
+    else:
+        out = out.expanduser()
+        if (out / "events.jsonl").exists() or (out / "checkpoint.pt").exists():
+            raise RunError(f"{out}: already holds a run; continue it with --resume {out}")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"{out}: cannot create the run directory ({exc.strerror})") from None
+        run = RunDir(out)
+    run.write_config(settings)
+    return run
+
+
+def resume_settings(run: RunDir, overrides: Layer) -> Settings:
+    """The run's own settings with overrides applied; the model's shape cannot change."""
+    settings = run.read_config()
+    if overrides.get("model"):
+        keys = ", ".join(f"model.{k}" for k in overrides["model"])
+        raise RunError(f"{run.path}: cannot change {keys} when resuming; start a new run")
+    layer = settings.to_dict()
+    return validate(merge(layer, overrides), "--set")
+
+
+def make_trainer(settings: Settings, run: RunDir, control: Control, resume: bool) -> Trainer:
+    """A Trainer on the run's corpus, restored from its checkpoint when resuming."""
+    corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
+    state = None
+    if resume:
+        if not run.checkpoint.exists():
+            raise CheckpointError(f"{run.checkpoint}: no checkpoint to resume from")
+        state = load_checkpoint(run.checkpoint)
+        saved = state["settings"].get("model")
+        if saved != settings.to_dict()["model"]:
+            raise CheckpointError(
+                f"{run.checkpoint}: its model settings {saved} differ from {run.config}"
+            )
+    return Trainer(settings, corpus, run.name, run.checkpoint, control, state)
+
+
+def stream_events(run: RunDir, trainer: Trainer) -> Iterator[Event]:
+    """Run the trainer, appending each event to events.jsonl before handing it on.
+
+    An unexpected exception is recorded as a failed event first, so that anyone following
+    the run directory sees the run end rather than go quiet.
+    """
+    writer = EventWriter(run.events)
+    try:
+        for event in trainer.run():
+            writer.write(event)
+            yield event
+    except Exception as exc:
+        writer.write(FailedEvent(trainer.step, message=f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        writer.close()
