@@ -1,6 +1,7 @@
 """Argument parsing and the one place where expected errors become a line on stderr."""
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from typing import NoReturn
 from data.errors import MinigptError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,17 +22,26 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from cli import dashboard, settings_command, train
+    from cli import corpus, dashboard, export, runs, settings_command, train
 
     parser = Parser(
         prog="minigpt-tui",
         description="Train a small character-level GPT and watch it learn, in the terminal.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     dashboard.add_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (train, settings_command):
+    for module in (train, settings_command, runs, corpus, export):
         module.add_parser(commands)
     return parser
+
+
+def version() -> str:
+    """The installed package's version, read from its metadata rather than importing torch."""
+    try:
+        return importlib.metadata.version("minigpt-tui")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,3 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MinigptError as exc:
         print(f"minigpt-tui: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        # a second Ctrl-C, or one outside training: stop at once, without a traceback
+        print("minigpt-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -10,7 +10,7 @@ from types import FrameType
 
 from cli.options import add_run_options, overrides_from, positive_int
 from engine import paths
-from engine.control import FileControl
+from engine.control import Control, FileControl
 from engine.events import (
     CheckpointEvent,
     DoneEvent,
@@ -22,7 +22,6 @@ from engine.events import (
     WarningEvent,
 )
 from engine.run_dir import RunDir
-from engine.runner import make_trainer, new_run_dir, resume_settings, stream_events
 from engine.settings import load_settings
 
 EXIT_FAILED = 1
@@ -41,18 +40,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch loads here, not at import, so that --help and argument errors answer at once
+    from engine.runner import make_trainer, resume_settings, start_new_run, stream_events
+
     overrides = overrides_from(args)
     if args.resume:
         run_dir = RunDir.open(args.resume)
         settings = resume_settings(run_dir, overrides)
     else:
         settings = load_settings(paths.settings_path(), overrides)
-        run_dir = new_run_dir(settings, args.out)
+        run_dir, trainer = start_new_run(settings, args.out)
 
-    control = FileControl(run_dir.control)
-    interrupted = _stop_on_signals(control)
     with run_dir.hold_lock():
-        trainer = make_trainer(settings, run_dir, control, resume=args.resume is not None)
+        if args.resume:
+            trainer = make_trainer(settings, run_dir, FileControl(run_dir.control), resume=True)
+        interrupted = _stop_on_signals(trainer.control)
         events = stream_events(run_dir, trainer)
         report = _report_rich if sys.stdout.isatty() and not args.quiet else _report_plain
         last = report(events, args.quiet, str(run_dir.path))
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted() else 0
 
 
-def _stop_on_signals(control: FileControl) -> Callable[[], bool]:
+def _stop_on_signals(control: Control) -> Callable[[], bool]:
     """Ctrl-C, SIGTERM and SIGHUP ask the trainer to save and stop; a second Ctrl-C forces."""
     seen: list[int] = []
 

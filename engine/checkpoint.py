@@ -4,29 +4,40 @@ A checkpoint is a plain dict of tensors, numbers and strings, so `torch.load` ca
 `weights_only=True`, which refuses a pickle that tries to run code.
 """
 
+import io
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from data.errors import CheckpointError
-from engine.atomic import atomic_write, remove_stale_temporaries
+from engine.atomic import atomic_write_bytes, remove_stale_temporaries
 
 FORMAT = 1
 REQUIRED = ("format", "model", "step", "settings", "vocab")
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write state to path; a crash mid-write leaves the previous checkpoint as it was."""
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    """Write state to path; a crash mid-write leaves the previous checkpoint as it was.
+
+    The checkpoint is serialised in memory first: torch's zip writer turns a full disk into
+    an opaque RuntimeError, while a plain file write raises OSError with the real reason.
+    """
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
     remove_stale_temporaries(path.parent, path.name)
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """The checkpoint at path, or a CheckpointError naming the file and what is wrong."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about foreign pickles before refusing them; the refusal is enough
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except IsADirectoryError:

@@ -18,6 +18,9 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SettingsError(f"train.device = {name!r}: no CUDA device is available here")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise SettingsError(f"train.device = {name!r}: there are only "
+                            f"{torch.cuda.device_count()} CUDA devices (cuda:0 is the first)")
     if name == "mps" and not torch.backends.mps.is_available():
         raise SettingsError("train.device = 'mps': no Apple GPU is available here")
     return torch.device(name)

@@ -11,11 +11,32 @@ from data.corpus import load_corpus
 from data.errors import CheckpointError, RunError
 from engine import paths
 from engine.checkpoint import load_checkpoint
-from engine.control import Control
+from engine.control import Control, FileControl
 from engine.events import Event, EventWriter, FailedEvent
 from engine.run_dir import RunDir
 from engine.settings import Layer, Settings, merge, validate
 from engine.trainer import Trainer
+
+
+def start_new_run(settings: Settings, out: Path | None = None) -> tuple[RunDir, Trainer]:
+    """A new run directory and its trainer, reading control.jsonl for requests.
+
+    The corpus is read and the model built before the folder is made, so that bad data or
+    settings leave nothing behind.
+    """
+    if out is not None:
+        _refuse_existing_run(out.expanduser())
+    corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
+    trainer = Trainer(settings, corpus)
+    run = new_run_dir(settings, out)
+    trainer.run_name, trainer.checkpoint_path = run.name, run.checkpoint
+    trainer.control = FileControl(run.control)
+    return run, trainer
+
+
+def _refuse_existing_run(out: Path) -> None:
+    if (out / "events.jsonl").exists() or (out / "checkpoint.pt").exists():
+        raise RunError(f"{out}: already holds a run; continue it with --resume {out}")
 
 
 def new_run_dir(settings: Settings, out: Path | None = None) -> RunDir:
@@ -24,8 +45,7 @@ def new_run_dir(settings: Settings, out: Path | None = None) -> RunDir:
         run = RunDir.create(paths.runs_dir(), settings.train.preset)
     else:
         out = out.expanduser()
-        if (out / "events.jsonl").exists() or (out / "checkpoint.pt").exists():
-            raise RunError(f"{out}: already holds a run; continue it with --resume {out}")
+        _refuse_existing_run(out)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -219,8 +219,16 @@ def read_layer(path: Path) -> Layer:
 
 
 def load_settings(path: Path, overrides: Layer | None = None) -> Settings:
-    """The effective settings with path's file (if any) and the given overrides applied."""
-    return resolve(read_layer(path), overrides or {}, str(path))
+    """The effective settings with path's file (if any) and the given overrides applied.
+
+    The file is checked on its own first, so that an error names the file when the file is
+    at fault and the command line when an override is.
+    """
+    file_layer = read_layer(path)
+    settings = resolve(file_layer, {}, str(path))
+    if not overrides:
+        return settings
+    return resolve(file_layer, overrides, "command line")
 
 
 def save_layer(path: Path, layer: Layer) -> None:

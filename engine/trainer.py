@@ -129,12 +129,15 @@ class Trainer:
             if stopped:
                 return
 
-            # one optimizer step, refused if the loss is no longer a number
+            # one optimizer step, refused if the loss or the gradients are no longer numbers
             began = time.perf_counter()
             lr = lr_at(self.step, t)
-            loss = self._train_step(lr)
+            loss, grad_norm = self._train_step(lr)
             if not math.isfinite(loss):
-                yield self._failed_non_finite(loss)
+                yield self._failed_non_finite("loss", loss)
+                return
+            if not math.isfinite(grad_norm):
+                yield self._failed_non_finite("gradient norm", grad_norm)
                 return
             self.step += 1
             dt = time.perf_counter() - began
@@ -153,8 +156,12 @@ class Trainer:
         train_loss, val_loss = self.last_losses or (None, None)
         yield DoneEvent(self.step, reason="completed", train_loss=train_loss, val_loss=val_loss)
 
-    def _train_step(self, lr: float) -> float:
-        """Accumulate gradients over grad_accum micro-batches, clip, step; the mean loss."""
+    def _train_step(self, lr: float) -> tuple[float, float]:
+        """Accumulate gradients over grad_accum micro-batches, clip, step.
+
+        Returns the mean loss and the gradient norm before clipping (0 when clipping is off);
+        the optimizer does not step when either is not finite, so the weights stay good.
+        """
         t = self.settings.train
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -169,12 +176,13 @@ class Trainer:
             (loss / t.grad_accum).backward()
             total += loss.item() / t.grad_accum
 
-        if math.isfinite(total):
-            if t.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        grad_norm = 0.0
+        if math.isfinite(total) and t.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.grad_clip).item()
+        if math.isfinite(total) and math.isfinite(grad_norm):
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return total
+        return total, grad_norm
 
     @torch.no_grad()
     def estimate_loss(self) -> tuple[float, float]:
@@ -254,11 +262,13 @@ class Trainer:
                 return
             time.sleep(PAUSE_POLL_S)
 
-    def _failed_non_finite(self, loss: float) -> FailedEvent:
-        kept = f"checkpoint of step {self.saved_step} kept" if self.saved_step >= 0 else \
-            "no checkpoint was written yet"
-        return FailedEvent(self.step + 1,
-                           message=f"loss became {loss} at step {self.step + 1}; {kept}")
+    def _failed_non_finite(self, what: str, value: float) -> FailedEvent:
+        if self.saved_step >= 0 and self.checkpoint_path is not None:
+            kept = f"{self.checkpoint_path} still holds step {self.saved_step}"
+        else:
+            kept = "no checkpoint was written yet"
+        step = self.step + 1
+        return FailedEvent(step, message=f"{what} became {value} at step {step}; {kept}")
 
     def _start_event(self) -> StartEvent:
         return StartEvent(
@@ -295,8 +305,9 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(f"checkpoint does not fit this model ({first})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = self.checkpoint_path or "checkpoint"
+            raise CheckpointError(f"{where}: does not fit this model ({first})") from None
         self.step = int(state["step"])
         self.saved_step = self.step
         self.best_val_loss = float(state.get("best_val_loss", math.inf))

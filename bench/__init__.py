@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and quality figures, measured outside the unit tests."""
