@@ -122,14 +122,18 @@ class PlainLoop:
         ids = encode_corpus(text, tokenizer).long()
         train_ids, _ = split_ids(ids, t.val_fraction, m.block_size, "bench")
         torch.manual_seed(t.seed)
-        model = GPT(GPTConfig(tokenizer.vocab_size, m.block_size, m.n_layer, m.n_head, m.n_embd,
-                              m.dropout))
+        model = GPT(
+            GPTConfig(tokenizer.vocab_size, m.block_size, m.n_layer, m.n_head, m.n_embd, m.dropout)
+        )
         decay = [p for p in model.parameters() if p.dim() >= 2]
         no_decay = [p for p in model.parameters() if p.dim() < 2]
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": t.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=(0.9, BETA2),
+            [
+                {"params": decay, "weight_decay": t.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=t.lr,
+            betas=(0.9, BETA2),
         )
         return cls(settings, model, optimizer, train_ids)
 
@@ -164,7 +168,8 @@ def side_by_side(settings: Settings, chunks: int, chunk_steps: int) -> dict[str,
     corpus = load_corpus(str(settings.train.data), Path(tempfile.gettempdir()))
 
     # no evaluations or checkpoints inside the timed chunks: they are training steps only
-    settings.train.steps = max(t.steps, chunks * chunk_steps + 1)
+    warmup = 2
+    settings.train.steps = max(t.steps, warmup + chunks * chunk_steps + 1)
     settings.train.eval_interval = settings.train.checkpoint_interval = 10**9
     ours = Trainer(settings, corpus)
     events = ours.run()
@@ -172,19 +177,21 @@ def side_by_side(settings: Settings, chunks: int, chunk_steps: int) -> dict[str,
     plain = PlainLoop.build(settings, corpus.text)
     tokens = t.batch_size * m.block_size * t.grad_accum * chunk_steps
 
-    rates: dict[str, list[float]] = {"ours": [], "plain": []}
-    plain.train_steps(2)  # warm both up: first calls allocate
-    for _ in range(2):
-        next(events)
-    for _ in range(chunks):
-        began = time.perf_counter()
-        for _ in range(chunk_steps):
+    def ours_steps(n: int) -> None:
+        for _ in range(n):
             next(events)
-        rates["ours"].append(tokens / (time.perf_counter() - began))
 
-        began = time.perf_counter()
-        plain.train_steps(chunk_steps)
-        rates["plain"].append(tokens / (time.perf_counter() - began))
+    loops = {"ours": ours_steps, "plain": plain.train_steps}
+    for steps in loops.values():
+        steps(warmup)  # first calls allocate
+
+    # alternate which loop goes first, so that neither always follows the other
+    rates: dict[str, list[float]] = {"ours": [], "plain": []}
+    for i in range(chunks):
+        for name in ("ours", "plain") if i % 2 == 0 else ("plain", "ours"):
+            began = time.perf_counter()
+            loops[name](chunk_steps)
+            rates[name].append(tokens / (time.perf_counter() - began))
 
     ours_median = statistics.median(rates["ours"])
     plain_median = statistics.median(rates["plain"])
@@ -207,43 +214,93 @@ def measure(preset: str, args: argparse.Namespace) -> dict[str, Any]:
     """Both measurements for one preset, in this process."""
     result: dict[str, Any] = {"preset": preset, "threads": torch.get_num_threads()}
     result["run"] = full_run(settings_for(preset, args.data, args.steps), args.eval_batches)
-    chunk_steps = args.chunk_steps or (10 if args.steps and args.steps < 200 else 25)
-    result["compare"] = side_by_side(settings_for(preset, args.data, args.steps), args.chunks,
-                                     chunk_steps)
+    chunk_steps = args.chunk_steps or (5 if args.steps and args.steps < 200 else 20)
+    result["compare"] = side_by_side(
+        settings_for(preset, args.data, args.steps), args.chunks, chunk_steps
+    )
     return result
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'preset':<9} {'steps':>5} {'ms/step':>8} {'tokens/s':>9} {'peak RSS':>9} "
-          f"{'val loss':>8} {'wall':>7} {'vs plain':>9}")
+    print(
+        f"{'preset':<9} {'steps':>5} {'ms/step':>8} {'tokens/s':>9} {'peak RSS':>9} "
+        f"{'val loss':>8} {'wall':>7} {'vs plain':>9}"
+    )
     for r in results:
         run, cmp = r["run"], r["compare"]
-        print(f"{r['preset']:<9} {run['steps']:>5} {run['ms_per_step']:>8.1f} "
-              f"{run['tokens_per_s']:>9,.0f} {run['peak_rss_mb']:>6.0f} MB "
-              f"{run['val_loss']:>8.4f} {run['wall_s']:>6.1f}s {cmp['ratio']:>8.2f}x")
+        print(
+            f"{r['preset']:<9} {run['steps']:>5} {run['ms_per_step']:>8.1f} "
+            f"{run['tokens_per_s']:>9,.0f} {run['peak_rss_mb']:>6.0f} MB "
+            f"{run['val_loss']:>8.4f} {run['wall_s']:>6.1f}s {cmp['ratio']:>8.2f}x"
+        )
     for r in results:
         cmp = r["compare"]
-        print(f"{r['preset']}: median tokens/s over {cmp['chunks']} alternating chunks of "
-              f"{cmp['chunk_steps']} steps: ours {cmp['ours_tokens_per_s']:,.0f}, plain loop "
-              f"{cmp['plain_tokens_per_s']:,.0f}; val loss over {r['run']['eval_batches']} "
-              f"batches (trainer's own last eval: {r['run']['reported_val_loss']:.4f}); "
-              f"{r['run']['params']:,} parameters, {r['threads']} threads")
+        print(
+            f"{r['preset']}: median tokens/s over {cmp['chunks']} alternating chunks of "
+            f"{cmp['chunk_steps']} steps: ours {cmp['ours_tokens_per_s']:,.0f}, plain loop "
+            f"{cmp['plain_tokens_per_s']:,.0f}; val loss over {r['run']['eval_batches']} "
+            f"batches (trainer's own last eval: {r['run']['reported_val_loss']:.4f}); "
+            f"{r['run']['params']:,} parameters, {r['threads']} threads"
+        )
+
+
+def print_targets(results: list[dict[str, Any]]) -> None:
+    """The targets of issue 2, each with the figure measured against it."""
+    for r in results:
+        run, cmp = r["run"], r["compare"]
+        checks = [
+            (
+                f"{r['preset']}: trainer tokens/s vs the plain loop >= 1.00x",
+                f"{cmp['ratio']:.2f}x",
+                cmp["ratio"] >= 1.0,
+            )
+        ]
+        if r["preset"] == "small" and run["steps"] == 2000:
+            checks.append(
+                (
+                    "small: validation loss at step 2000 <= 1.88",
+                    f"{run['val_loss']:.4f}",
+                    run["val_loss"] <= 1.88,
+                )
+            )
+        if r["preset"] == "tutorial" and run["steps"] == 500:
+            checks.append(
+                ("tutorial: 500 steps in under 20 s", f"{run['wall_s']:.1f} s", run["wall_s"] < 20)
+            )
+        for target, figure, met in checks:
+            print(f"{'met ' if met else 'MISSED'} {target}: {figure}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=PRESETS, action="append",
-                        help="benchmark this preset (repeatable; default: tutorial and small)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        action="append",
+        help="benchmark this preset (repeatable; default: tutorial and small)",
+    )
     parser.add_argument("--steps", type=int, help="override the preset's step count")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the training text")
-    parser.add_argument("--eval-batches", type=int, default=200,
-                        help="batches for the final train/validation loss (default 200)")
-    parser.add_argument("--chunks", type=int, default=6,
-                        help="alternating chunks per loop in the comparison (default 6)")
-    parser.add_argument("--chunk-steps", type=int, help="steps per chunk (default 25)")
-    parser.add_argument("--threads", type=int,
-                        help="torch CPU threads (default: torch's own choice, one per core)")
+    parser.add_argument(
+        "--eval-batches",
+        type=int,
+        default=200,
+        help="batches for the final train/validation loss (default 200)",
+    )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=10,
+        help="alternating chunks per loop in the comparison (default 10)",
+    )
+    parser.add_argument("--chunk-steps", type=int, help="steps per chunk (default 20)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: torch's own choice, one per core)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -258,9 +315,20 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for preset in args.preset or PRESETS:
-        child = [sys.executable, "-m", "bench.train", "--in-process", "--preset", preset,
-                 "--data", str(args.data), "--eval-batches", str(args.eval_batches),
-                 "--chunks", str(args.chunks)]
+        child = [
+            sys.executable,
+            "-m",
+            "bench.train",
+            "--in-process",
+            "--preset",
+            preset,
+            "--data",
+            str(args.data),
+            "--eval-batches",
+            str(args.eval_batches),
+            "--chunks",
+            str(args.chunks),
+        ]
         child += ["--steps", str(args.steps)] if args.steps else []
         child += ["--chunk-steps", str(args.chunk_steps)] if args.chunk_steps else []
         child += ["--threads", str(args.threads)] if args.threads else []
@@ -268,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
     print_table(results)
+    print_targets(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

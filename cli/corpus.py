@@ -8,11 +8,17 @@ from engine import paths
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("corpus", help="describe the built-in corpus or a text file",
-                                 description="Print a corpus's path, size, character count "
-                                 "and vocabulary (building the built-in one if needed).")
-    parser.add_argument("--data", metavar="FILE",
-                        help="describe this UTF-8 text file (default: the built-in Shakespeare)")
+    parser = commands.add_parser(
+        "corpus",
+        help="describe the built-in corpus or a text file",
+        description="Print a corpus's path, size, character count "
+        "and vocabulary (building the built-in one if needed).",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        help="describe this UTF-8 text file (default: the built-in Shakespeare)",
+    )
     parser.set_defaults(run=run)
 
 

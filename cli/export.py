@@ -8,16 +8,28 @@ from engine.export import FORMATS, default_output, export_model
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "export", help="export a run's model (safetensors, pt2, onnx)",
+        "export",
+        help="export a run's model (safetensors, pt2, onnx)",
         description="Export the model of a run directory or checkpoint file. safetensors: "
         "weights with the config and vocabulary as JSON metadata; pt2: a torch.export "
-        "program; onnx: needs `pip install 'minigpt-tui[onnx]'`.")
-    parser.add_argument("source", type=Path, metavar="RUN_DIR",
-                        help="run directory (or checkpoint file) to export")
-    parser.add_argument("--format", choices=FORMATS, default="safetensors", dest="fmt",
-                        help="file format (default: safetensors)")
-    parser.add_argument("--out", type=Path, metavar="PATH",
-                        help="file to write (default: model.<format> in the run directory)")
+        "program; onnx: needs `pip install 'minigpt-tui[onnx]'`.",
+    )
+    parser.add_argument(
+        "source", type=Path, metavar="RUN_DIR", help="run directory (or checkpoint file) to export"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="safetensors",
+        dest="fmt",
+        help="file format (default: safetensors)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="file to write (default: model.<format> in the run directory)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -22,7 +22,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from cli import corpus, dashboard, export, runs, settings_command, train
+    from cli import corpus, dashboard, export, generate, runs, settings_command, train, watch
 
     parser = Parser(
         prog="minigpt-tui",
@@ -31,7 +31,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     dashboard.add_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (train, settings_command, runs, corpus, export):
+    for module in (train, settings_command, runs, corpus, export, watch, generate):
         module.add_parser(commands)
     return parser
 

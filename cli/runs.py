@@ -12,11 +12,17 @@ COLUMNS = ("NAME", "STATE", "STEP", "BEST VAL", "AGE", "PRESET")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("runs", help="list runs with state, step, loss and age",
-                                 description="List the run directories, the most recently "
-                                 "active first.")
-    parser.add_argument("--dir", type=Path, metavar="FOLDER",
-                        help="list the runs in this folder (default: the data directory's runs)")
+    parser = commands.add_parser(
+        "runs",
+        help="list runs with state, step, loss and age",
+        description="List the run directories, the most recently active first.",
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        metavar="FOLDER",
+        help="list the runs in this folder (default: the data directory's runs)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,7 +52,8 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     right = {2, 3, 4}
     lines = []
     for row in rows:
-        cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

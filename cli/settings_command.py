@@ -9,9 +9,12 @@ from engine.settings import load_settings
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("settings", help="show the settings file and effective settings",
-                                 description="Print the settings file's path and the "
-                                 "effective settings (defaults < preset < file).")
+    parser = commands.add_parser(
+        "settings",
+        help="show the settings file and effective settings",
+        description="Print the settings file's path and the "
+        "effective settings (defaults < preset < file).",
+    )
     parser.set_defaults(run=run)
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from cli.options import add_run_options, overrides_from, positive_int
+from cli.options import add_run_options, non_negative_int, overrides_from
+from data.errors import RunError
 from engine import paths
 from engine.control import Control, FileControl
 from engine.events import (
@@ -29,31 +30,48 @@ EXIT_INTERRUPTED = 130
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train without the dashboard",
-                                 description="Train headless, writing a run directory.")
+    parser = commands.add_parser(
+        "train",
+        help="train without the dashboard",
+        description="Train headless, writing a run directory.",
+    )
     add_run_options(parser)
     parser.add_argument("--out", type=Path, metavar="RUN_DIR", help="run directory to create")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--seed", type=positive_int, metavar="N", help="random seed")
+    parser.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed")
     parser.add_argument("--quiet", action="store_true", help="print only the final losses")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    # torch loads here, not at import, so that --help and argument errors answer at once
-    from engine.runner import make_trainer, resume_settings, start_new_run, stream_events
-
+    if args.resume and args.out:
+        raise RunError(
+            "--out and --resume cannot be used together: a resumed run continues "
+            "in its own directory"
+        )
     overrides = overrides_from(args)
     if args.resume:
         run_dir = RunDir.open(args.resume)
-        settings = resume_settings(run_dir, overrides)
     else:
         settings = load_settings(paths.settings_path(), overrides)
+
+    # torch loads only now, so that --help and bad settings are answered at once
+    from engine.runner import make_trainer, resume_settings, start_new_run, stream_events
+
+    if args.resume:
+        settings = resume_settings(run_dir, overrides)
+    else:
         run_dir, trainer = start_new_run(settings, args.out)
 
     with run_dir.hold_lock():
         if args.resume:
             trainer = make_trainer(settings, run_dir, FileControl(run_dir.control), resume=True)
+            if trainer.step >= settings.train.steps:
+                raise RunError(
+                    f"{run_dir.path}: already trained {trainer.step} of "
+                    f"{settings.train.steps} steps; pass --steps N with N above "
+                    f"{trainer.step} to train further"
+                )
         interrupted = _stop_on_signals(trainer.control)
         events = stream_events(run_dir, trainer)
         report = _report_rich if sys.stdout.isatty() and not args.quiet else _report_plain
@@ -83,10 +101,12 @@ def _stop_on_signals(control: Control) -> Callable[[], bool]:
 def _describe_start(event: StartEvent) -> str:
     m = event.config["model"]
     verb = "resuming" if event.resumed else "training"
-    return (f"{verb} {event.run} at step {event.step}: {event.params['total']:,} parameters "
-            f"({m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} wide, context "
-            f"{m['block_size']}), {event.vocab_size} characters, on {event.device}; "
-            f"data: {event.data}")
+    return (
+        f"{verb} {event.run} at step {event.step}: {event.params['total']:,} parameters "
+        f"({m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} wide, context "
+        f"{m['block_size']}), {event.vocab_size} characters, on {event.device}; "
+        f"data: {event.data}"
+    )
 
 
 def _describe_end(event: Event | None, run_dir: str) -> str:
@@ -109,11 +129,15 @@ def _report_plain(events: Iterator[Event], quiet: bool, run_dir: str) -> Event |
             line = _describe_start(event)
         elif isinstance(event, StepEvent) and time.monotonic() - shown_at > 2.0:
             shown_at = time.monotonic()
-            line = (f"step {event.step}: loss {event.loss:.4f}, lr {event.lr:.2e}, "
-                    f"{event.tokens_per_s:,.0f} tokens/s, ETA {event.eta_s:.0f}s")
+            line = (
+                f"step {event.step}: loss {event.loss:.4f}, lr {event.lr:.2e}, "
+                f"{event.tokens_per_s:,.0f} tokens/s, ETA {event.eta_s:.0f}s"
+            )
         elif isinstance(event, EvalEvent):
-            line = f"step {event.step}: train loss {event.train_loss:.4f}, " \
-                   f"val loss {event.val_loss:.4f}"
+            line = (
+                f"step {event.step}: train loss {event.train_loss:.4f}, "
+                f"val loss {event.val_loss:.4f}"
+            )
         elif isinstance(event, CheckpointEvent):
             line = f"step {event.step}: checkpoint saved to {event.path}"
         elif isinstance(event, WarningEvent):
@@ -148,13 +172,25 @@ def _report_rich(events: Iterator[Event], quiet: bool, run_dir: str) -> Event | 
             last = event
             if isinstance(event, StartEvent):
                 console.print(_describe_start(event))
-                task = progress.add_task(event.run, total=event.max_steps, completed=event.step,
-                                         loss="-", val="-", speed="-", eta="-")
+                task = progress.add_task(
+                    event.run,
+                    total=event.max_steps,
+                    completed=event.step,
+                    loss="-",
+                    val="-",
+                    speed="-",
+                    eta="-",
+                )
             elif task is None:
                 continue
             elif isinstance(event, StepEvent):
-                progress.update(task, completed=event.step, loss=f"{event.loss:.4f}",
-                                speed=f"{event.tokens_per_s:,.0f}", eta=_clock(event.eta_s))
+                progress.update(
+                    task,
+                    completed=event.step,
+                    loss=f"{event.loss:.4f}",
+                    speed=f"{event.tokens_per_s:,.0f}",
+                    eta=_clock(event.eta_s),
+                )
             elif isinstance(event, EvalEvent):
                 progress.update(task, val=f"{event.val_loss:.4f}")
             elif isinstance(event, WarningEvent):

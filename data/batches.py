@@ -5,7 +5,6 @@ import torch
 from data.errors import DataError
 from data.tokenizer import CharTokenizer
 
-
 # Characters encoded per pass: large enough to run at memcpy speed, small enough that the
 # temporary copies stay a few MB however large the corpus.
 CHUNK = 1 << 22

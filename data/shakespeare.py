@@ -19,7 +19,7 @@ SPEAKER = re.compile(r"^\*\*([^*]+)\*\*\s*$")
 INLINE_DIRECTION = re.compile(r"_*\\?\[[^\]]*\\?\]_+|\*\\?\[[^\]]*\]\*")
 MARKUP = re.compile(r"[*_#]")
 # Part of the cache file's name: a change to the conversion must not reuse an old cache.
-CONVERSION = 2
+CONVERSION = 3
 
 
 def plays_folder() -> Path:
@@ -61,10 +61,12 @@ def convert_play(markdown: str) -> str:
             in_direction = bool(stripped) and not stripped.endswith("_")
         elif match:
             finish()
-            speaker, lines = match.group(1).strip(), []
+            # one source writes `**ROSENCRANTZ: & GUILDENSTERN:**`; the colon is ours to add
+            speaker, lines = match.group(1).replace(":", "").strip(), []
         elif raw.startswith("#") or raw.startswith("*["):
             continue  # headings
-        elif raw.startswith("_"):
+        elif raw.startswith("_") and not (INLINE_DIRECTION.match(raw) and clean_line(raw)):
+            # a whole-line stage direction, unless it is an aside that opens a verse line
             in_direction = len(stripped) == 1 or not stripped.endswith("_")
         elif speaker is not None:
             text = clean_line(raw)

@@ -106,8 +106,18 @@ class FailedEvent(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (StartEvent, StepEvent, EvalEvent, SampleEvent, CheckpointEvent, PausedEvent,
-                ResumedEvent, WarningEvent, DoneEvent, FailedEvent)
+    for cls in (
+        StartEvent,
+        StepEvent,
+        EvalEvent,
+        SampleEvent,
+        CheckpointEvent,
+        PausedEvent,
+        ResumedEvent,
+        WarningEvent,
+        DoneEvent,
+        FailedEvent,
+    )
 }
 
 

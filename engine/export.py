@@ -17,6 +17,7 @@ export never leaves half a file.
 
 import contextlib
 import fcntl
+import importlib
 import json
 import logging
 import os
@@ -77,9 +78,12 @@ def export_model(source: Path, fmt: str, out: Path) -> Path:
     if fmt == "onnx":
         _require_onnx()
     source = source.expanduser()
+    _refuse_overwriting_the_source(source, out)
     if source.is_dir() and not RunDir.open(source).checkpoint.is_file():
-        raise ExportError(f"{source}: no checkpoint.pt yet; a run writes one every "
-                          "train.checkpoint_interval steps and when it ends")
+        raise ExportError(
+            f"{source}: no checkpoint.pt yet; a run writes one every "
+            "train.checkpoint_interval steps and when it ends"
+        )
     loaded = load_model(source, device="cpu")
     save = {"safetensors": save_safetensors, "pt2": save_pt2, "onnx": save_onnx}[fmt]
     try:
@@ -106,6 +110,14 @@ def check_output(out: Path) -> None:
         raise ExportError(f"{out}: cannot write it ({parent}: {what})")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ExportError(f"{out}: cannot write it (no permission to write in {parent})")
+
+
+def _refuse_overwriting_the_source(source: Path, out: Path) -> None:
+    """An export never replaces the checkpoint it reads or another file of the run."""
+    run = RunDir(source if source.is_dir() else source.parent)
+    own = {run.checkpoint, run.events, run.config, run.control, run.lock, run.log, source}
+    if out.resolve() in {p.resolve() for p in own}:
+        raise ExportError(f"{out}: is the run's own {out.name}; choose another output file")
 
 
 def describe(loaded: LoadedModel) -> dict[str, Any]:
@@ -159,8 +171,7 @@ def _rebuild(
         step = int(facts["step"])
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: its weights do not match its metadata ({first})") \
-            from None
+        raise CheckpointError(f"{path}: its weights do not match its metadata ({first})") from None
     return LoadedModel(model.to(device).eval(), tokenizer, settings, step, path)
 
 
@@ -192,8 +203,10 @@ def load_pt2(path: Path) -> tuple[torch.export.ExportedProgram, str]:
     try:
         program = torch.export.load(path, extra_files=extra)
     except (RuntimeError, ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: not a readable torch.export file ({first})") from None
+        # torch's own message points at the log lines silenced above, so name the kind only
+        raise CheckpointError(
+            f"{path}: not a readable torch.export program ({type(exc).__name__})"
+        ) from None
     finally:
         export_log.setLevel(level)
     if not extra[PT2_EXTRA_FILE]:
@@ -214,9 +227,15 @@ def save_onnx(loaded: LoadedModel, out: Path) -> None:
     _require_onnx()
     idx, dynamic = _example_input(loaded.model.config)
     with _quiet():
-        program = torch.onnx.export(Logits(loaded.model).eval(), (idx,), dynamo=True,
-                                    verbose=False, dynamic_shapes=dynamic,
-                                    input_names=["idx"], output_names=["logits"])
+        program = torch.onnx.export(
+            Logits(loaded.model).eval(),
+            (idx,),
+            dynamo=True,
+            verbose=False,
+            dynamic_shapes=dynamic,
+            input_names=["idx"],
+            output_names=["logits"],
+        )
     assert program is not None  # dynamo=True always returns the program
     program.model.metadata_props[META_KEY] = json.dumps(describe(loaded), ensure_ascii=False)
     # one self-contained file: external data would be named after the temporary file
@@ -225,7 +244,12 @@ def save_onnx(loaded: LoadedModel, out: Path) -> None:
 
 def onnx_available() -> str | None:
     """None when ONNX export can run here, else what is missing and how to install it."""
-    missing = [name for name in ("onnx", "onnxscript") if not _importable(name)]
+    missing = []
+    for name in ("onnx", "onnxscript"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         return f"ONNX export needs {' and '.join(missing)}: {ONNX_EXTRA}"
     return None
@@ -235,12 +259,6 @@ def _require_onnx() -> None:
     problem = onnx_available()
     if problem:
         raise ExportError(problem)
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 def _example_input(config: GPTConfig) -> tuple[torch.Tensor, dict[str, Any]]:

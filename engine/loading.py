@@ -39,6 +39,7 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> LoadedModel:
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: checkpoint does not match its own config ({first})") \
-            from None
+        raise CheckpointError(
+            f"{path}: checkpoint does not match its own config ({first})"
+        ) from None
     return LoadedModel(model.to(device).eval(), tokenizer, settings, int(state["step"]), path)

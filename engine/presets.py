@@ -6,24 +6,39 @@ PRESETS: dict[str, dict[str, dict[str, object]]] = {
     "tutorial": {
         "model": {"n_layer": 1, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0},
         "train": {
-            "steps": 500, "batch_size": 16, "lr": 1e-3, "min_lr": 1e-3, "warmup_steps": 0,
-            "eval_interval": 100, "checkpoint_interval": 100,
+            "steps": 500,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "min_lr": 1e-3,
+            "warmup_steps": 0,
+            "eval_interval": 100,
+            "checkpoint_interval": 100,
         },
     },
     # nanoGPT's recipe for shakespeare_char on a CPU (its README: val loss 1.88 at 2000 steps).
     "small": {
         "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0},
         "train": {
-            "steps": 2000, "batch_size": 12, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100,
-            "eval_interval": 250, "checkpoint_interval": 250,
+            "steps": 2000,
+            "batch_size": 12,
+            "lr": 1e-3,
+            "min_lr": 1e-4,
+            "warmup_steps": 100,
+            "eval_interval": 250,
+            "checkpoint_interval": 250,
         },
     },
     # nanoGPT's "baby GPT" for a GPU: 10.7M parameters, dropout against overfitting.
     "baby": {
         "model": {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "dropout": 0.2},
         "train": {
-            "steps": 5000, "batch_size": 64, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100,
-            "eval_interval": 250, "checkpoint_interval": 250,
+            "steps": 5000,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "min_lr": 1e-4,
+            "warmup_steps": 100,
+            "eval_interval": 250,
+            "checkpoint_interval": 250,
         },
     },
 }

@@ -1,11 +1,11 @@
 """The run directory: the contract between a trainer and everyone who follows it.
 
-    events.jsonl   one JSON event per line (engine.events)
-    checkpoint.pt  model, optimizer, step, settings, vocabulary, RNG states (engine.checkpoint)
-    config.toml    the run's resolved settings
-    control.jsonl  requests to the trainer (engine.control)
-    trainer.lock   held with flock by the live trainer; its pid inside
-    trainer.log    the trainer's own output when a dashboard started it
+events.jsonl   one JSON event per line (engine.events)
+checkpoint.pt  model, optimizer, step, settings, vocabulary, RNG states (engine.checkpoint)
+config.toml    the run's resolved settings
+control.jsonl  requests to the trainer (engine.control)
+trainer.lock   held with flock by the live trainer; its pid inside
+trainer.log    the trainer's own output when a dashboard started it
 """
 
 import fcntl

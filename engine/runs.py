@@ -13,9 +13,10 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.errors import MinigptError
 from engine.events import (
     DoneEvent,
     EvalEvent,
@@ -95,8 +96,9 @@ def list_runs(root: Path) -> list[RunSummary]:
 def summarize_run(path: Path) -> RunSummary:
     """The summary of one run directory (which must exist)."""
     run = RunDir(path)
-    scan = _scan_events(run.events)
+    # the lock before the events: a trainer that ends in between has written its end event
     pid = run.trainer_pid()
+    scan = _scan_events(run.events)
     updated = scan.last.time if scan.last else _newest_mtime(run)
     start = scan.start
     preset, max_steps = _from_config(run) if start is None else _from_start(start)
@@ -125,13 +127,13 @@ def format_age(seconds: float) -> str:
 @dataclass
 class _Scan:
     start: StartEvent | None = None
-    since_start: list[Event] | None = None  # non-step events after the last start
+    since_start: list[Event] = field(default_factory=list)  # non-step events after the start
     last: Event | None = None
     best_val_loss: float | None = None
 
 
 def _scan_events(path: Path) -> _Scan:
-    scan = _Scan(since_start=[])
+    scan = _Scan()
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -146,7 +148,7 @@ def _scan_events(path: Path) -> _Scan:
         if isinstance(event, StartEvent):
             scan.start, scan.since_start = event, []
         elif event is not None:
-            scan.since_start.append(event)  # type: ignore[union-attr]
+            scan.since_start.append(event)
         if isinstance(event, EvalEvent) and event.val_loss == event.val_loss:  # skip NaN
             best = scan.best_val_loss
             scan.best_val_loss = event.val_loss if best is None else min(best, event.val_loss)
@@ -167,9 +169,10 @@ def _parse(line: bytes) -> Event | None:
 
 def _state(scan: _Scan, pid: int | None, updated: float) -> str:
     """The run's state from the events after its last start and the trainer's liveness."""
-    start, events = scan.start, scan.since_start or []
+    start, events = scan.start, scan.since_start
     # a live trainer other than the one that wrote the last start is resuming the run
-    if pid is not None and (start is None or pid not in (start.pid, -1)):
+    # (pid -1: the lock names no pid; start pid 0: the writer did not record one)
+    if pid is not None and (start is None or (pid != -1 and start.pid not in (0, pid))):
         return "starting"
 
     ended = next((e for e in reversed(events) if isinstance(e, (DoneEvent, FailedEvent))), None)
@@ -186,23 +189,26 @@ def _state(scan: _Scan, pid: int | None, updated: float) -> str:
 
 
 def _from_start(start: StartEvent) -> tuple[str | None, int | None]:
-    preset = start.config.get("train", {}).get("preset") if isinstance(start.config, dict) \
-        else None
+    train = start.config.get("train") if isinstance(start.config, dict) else None
+    preset = train.get("preset") if isinstance(train, dict) else None
     return (preset if isinstance(preset, str) else None), start.max_steps
 
 
 def _from_config(run: RunDir) -> tuple[str | None, int | None]:
     """Preset and steps from config.toml, for a run that has not started yet."""
+    if not run.config.is_file():
+        return None, None
     try:
         settings = run.read_config()
-    except Exception:  # noqa: BLE001 - a bad config only costs the listing two columns
-        log.debug("%s: unreadable config", run.config, exc_info=True)
+    except (MinigptError, OSError) as exc:
+        # a bad config costs the listing two columns, not the run's line
+        log.debug("%s: unreadable config (%s)", run.config, exc)
         return None, None
     return settings.train.preset, settings.train.steps
 
 
 def _newest_mtime(run: RunDir) -> float:
-    times = []
+    times = [0.0]  # the folder may vanish while it is listed
     for path in (run.events, run.config, run.checkpoint, run.path):
         try:
             times.append(os.stat(path).st_mtime)

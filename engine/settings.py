@@ -143,8 +143,11 @@ def validate(s: Settings, origin: str) -> Settings:
         (m.n_layer >= 1, "model.n_layer", "must be at least 1"),
         (m.n_head >= 1, "model.n_head", "must be at least 1"),
         (m.n_embd >= 1, "model.n_embd", "must be at least 1"),
-        (m.n_embd % max(m.n_head, 1) == 0, "model.n_embd",
-         f"{m.n_embd} is not divisible by model.n_head = {m.n_head}"),
+        (
+            m.n_embd % max(m.n_head, 1) == 0,
+            "model.n_embd",
+            f"{m.n_embd} is not divisible by model.n_head = {m.n_head}",
+        ),
         (m.block_size >= 1, "model.block_size", "must be at least 1"),
         (0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)"),
         (t.preset in PRESETS, "train.preset", f"must be one of {', '.join(PRESETS)}"),
@@ -196,8 +199,9 @@ def resolve(file_layer: Layer, overrides: Layer, origin: str = "settings") -> Se
     """The effective settings: defaults < preset < settings file < overrides."""
     chosen = merge(file_layer, overrides).train.preset
     if chosen not in PRESETS:
-        raise SettingsError(f"{origin}: train.preset = {chosen!r}: must be one of "
-                            f"{', '.join(PRESETS)}")
+        raise SettingsError(
+            f"{origin}: train.preset = {chosen!r}: must be one of {', '.join(PRESETS)}"
+        )
     preset = copy.deepcopy(PRESETS[chosen])
     return validate(merge(preset, file_layer, overrides), origin)
 
@@ -248,8 +252,10 @@ def parse_override(text: str) -> Layer:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
-    if section in SECTIONS and section_fields(section).get(key) is str and not isinstance(
-        value, str
+    if (
+        section in SECTIONS
+        and section_fields(section).get(key) is str
+        and not isinstance(value, str)
     ):
         value = raw  # `--set sample.prompt=42` means the text "42"
     return check_layer({section: {key: value}}, "--set")

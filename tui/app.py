@@ -48,11 +48,11 @@ from tui.training_screen import TrainingScreen
 
 # How often the worker looks for new events: a step shows up at most this late, and the UI is
 # woken at most this often however fast the trainer writes.
-POLL_S = 0.2
+POLL_S = 0.25
 STATUS_EVERY_S = 1.0
 
 CONTROL_ACTIONS = ("toggle_pause", "stop", "checkpoint", "evaluate")
-OWN_ACTIONS = (*CONTROL_ACTIONS, "new_run", "open", "mode", "help", "settings")
+OWN_ACTIONS = (*CONTROL_ACTIONS, "new_run", "open", "mode", "help", "settings", "quit")
 
 
 class DashboardApp(App[None]):
@@ -104,7 +104,7 @@ class DashboardApp(App[None]):
         self.session: FollowSession | None = None
         self.state: RunState | None = None
         self._pause_wanted: bool | None = None
-        self._previewing_theme = False
+        self._unsaved_theme: str | None = None
 
     # --- starting up -------------------------------------------------------------------
 
@@ -133,6 +133,11 @@ class DashboardApp(App[None]):
     def training_screen(self) -> TrainingScreen:
         return self.get_screen_stack("training")[0]  # type: ignore[return-value]
 
+    def _panels(self) -> TrainingScreen | None:
+        """The training screen, or None while the app is shutting down."""
+        stack = self._screen_stacks.get("training") or [None]
+        return stack[0] if isinstance(stack[0], TrainingScreen) and not self._exit else None
+
     # --- following a run ---------------------------------------------------------------
 
     def start_run(self, launch: Launch) -> None:
@@ -154,7 +159,8 @@ class DashboardApp(App[None]):
         self._pause_wanted = None
         self.run_dir, self.model_path = run.path, run.checkpoint
         self.checkpoint_step = None
-        self.training_screen.reset()
+        if panels := self._panels():
+            panels.reset()
         self._show([], new_start=True)
         self._follow(self.session)
         self.refresh_bindings()
@@ -187,7 +193,8 @@ class DashboardApp(App[None]):
             return
         changed = self.state.alive != message.alive
         self.state.alive = message.alive
-        self.training_screen.show_status(self.state, self.clock(), self._note())
+        if panels := self._panels():
+            panels.show_status(self.state, self.clock(), self._note())
         if changed:
             self.refresh_bindings()
 
@@ -205,7 +212,7 @@ class DashboardApp(App[None]):
     def _take(self, events: list[Event]) -> None:
         if not events or self.state is None:
             return
-        was = self.state.state
+        was, first = self.state.state, self.state.last_event_at is None
         entries = self.state.apply(events)
         if any(isinstance(e, (PausedEvent, ResumedEvent)) for e in events):
             self._pause_wanted = None
@@ -213,7 +220,8 @@ class DashboardApp(App[None]):
             self.checkpoint_step = self.state.checkpoint_step
         self._show(entries, new_start=any(isinstance(e, StartEvent) for e in events))
         if self.state.state != was:
-            self._announce(was)
+            if not first:  # the history read on opening a run is not news
+                self._announce(was)
             self.refresh_bindings()
 
     def _announce(self, was: str) -> None:
@@ -228,7 +236,8 @@ class DashboardApp(App[None]):
                         "ready for the generation pane (g)", title="Run ended")
 
     def _show(self, entries: list[LogEntry], new_start: bool = False) -> None:
-        self.training_screen.show(self.state, entries, self.clock(), self._note(), new_start)
+        if panels := self._panels():
+            panels.show(self.state, entries, self.clock(), self._note(), new_start)
 
     def _note(self) -> str:
         return "read-only" if self.read_only else ""
@@ -259,7 +268,7 @@ class DashboardApp(App[None]):
         if action in (*CONTROL_ACTIONS, "new_run") and self.read_only:
             return False
         if action == "mode":
-            return parameters[0] != self.current_mode
+            return parameters[:1] != (self.current_mode,)
         if action in CONTROL_ACTIONS:
             return True if self.state is not None and self.state.alive and \
                 not self.state.ended else None
@@ -429,20 +438,19 @@ class DashboardApp(App[None]):
     def preview_theme(self, name: str) -> None:
         """Show a theme without saving it (the settings form, as the user browses)."""
         if name in self.available_themes:
-            self._previewing_theme = True
-            try:
-                self.theme = name
-            finally:
-                self._previewing_theme = False
+            self._unsaved_theme = name
+            self.theme = name
 
     def keep_theme(self, name: str) -> None:
         """Use this theme and save it as [ui] theme."""
         if name in self.available_themes:
+            self._unsaved_theme = None
             self.theme = name
             self._save_theme(name)
 
     def _theme_changed(self, theme: Theme) -> None:
-        if not self._previewing_theme:
+        # the signal arrives after the change, so a preview is recognised by its name
+        if theme.name != self._unsaved_theme:
             self._save_theme(theme.name)
 
     def _save_theme(self, name: str) -> None:

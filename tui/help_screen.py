@@ -32,7 +32,8 @@ handful once it writes plausible words.
 **Model.** Parameters are the numbers training adjusts. The panel shows how many sit in each
 kind of component (the token and position embeddings, attention, feed-forward layers,
 layer norms, the output head) and each one's share, with the model's shape: layers,
-attention heads, embedding width, context length, and the vocabulary size.
+attention heads, embedding width, context length, and the vocabulary size. Every layer
+(block) has the same shape, so attention, feed-forward and norms are summed over them.
 
 **Learning-rate schedule.** The learning rate (`lr`) is how big each step is. It warms up
 linearly from zero, then decays along a cosine to a minimum, so training takes large steps

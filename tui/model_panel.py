@@ -7,13 +7,12 @@ from textual.content import Content
 from textual.widgets import Static
 
 from engine.events import StartEvent
-from tui import format as fmt
 
 # param_counts() names components per block (`block3.attention`); the panel sums each kind
 # over the blocks, since every block has the same shape.
 BLOCK_PART = re.compile(r"block\d+\.(.+)")
 LABELS = {"embeddings": "embeddings", "attention": "attention", "feed_forward": "feed-forward",
-          "norms": "layer norms", "final_norm": "final norm", "head": "output head"}
+          "norms": "layer norms", "final_norm": "layer norms", "head": "output head"}
 
 
 def grouped_params(params: dict[str, int]) -> list[tuple[str, int]]:
@@ -27,6 +26,10 @@ def grouped_params(params: dict[str, int]) -> list[tuple[str, int]]:
         label = LABELS.get(kind, kind.replace("_", " "))
         groups[label] = groups.get(label, 0) + n
     return [*groups.items(), ("total", params.get("total", sum(groups.values())))]
+
+
+def plural(n: object, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class ModelPanel(VerticalScroll):
@@ -46,19 +49,14 @@ class ModelPanel(VerticalScroll):
         total = max(1, start.params.get("total", 1))
         rows = []
         for label, n in grouped_params(start.params):
-            share = "" if label == "total" else f"{100 * n / total:5.1f}%"
+            share = "" if label == "total" else f"{100 * n / total:.1f}%"
             style = "bold" if label == "total" else ""
-            rows.append(Content.assemble((f"{label:<12}{n:>10,}{share:>7}", style)))
+            rows.append(Content.assemble((f"{label:<12}{n:>10,}{share:>6}", style)))
         m = start.config.get("model", {})
-        blocks = m.get("n_layer", "?")
         rows += [
-            Content.assemble((f"{blocks} blocks", "$text-muted"), (" (attention, feed-forward "
-                             "and norms summed over them)", "$text-muted")),
-            Content(""),
-            Content(f"{m.get('n_layer')} layers · {m.get('n_head')} heads · "
+            Content(f"{plural(m.get('n_layer'), 'layer')} · {plural(m.get('n_head'), 'head')} · "
                     f"{m.get('n_embd')} wide"),
-            Content(f"context {m.get('block_size')} · dropout {m.get('dropout')}"),
-            Content(f"vocabulary {start.vocab_size} characters · {fmt.count(total)} params"),
-            Content.assemble(("data ", "$text-muted"), start.data),
+            Content(f"context {m.get('block_size')} · vocab {start.vocab_size}"
+                    + (f" · dropout {m['dropout']}" if m.get("dropout") else "")),
         ]
         text.update(Content("\n").join(rows))

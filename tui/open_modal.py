@@ -47,7 +47,9 @@ class OpenModal(ModalScreen[Path | None]):
         options = self.query_one(OptionList)
         now = time.time()
         if self.runs:
-            options.add_options(Option(describe(r, now), id=str(i)) for i, r in enumerate(self.runs))
+            options.add_options(Option(describe(r, now), id=str(i))
+                                for i, r in enumerate(self.runs))
+            options.highlighted = 0
             options.focus()
         else:
             options.add_option(Option(f"no runs in {self.runs_root} yet", disabled=True))

@@ -4,6 +4,7 @@ Plain Python, no widgets: the panels draw from it, and tests can feed it events 
 """
 
 import math
+from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -128,7 +129,7 @@ class RunState:
             elif isinstance(event, CheckpointEvent):
                 self.checkpoint_step = event.step
                 entries.append(LogEntry(event.step, "checkpoint",
-                                        f"checkpoint saved ({event.path})"))
+                                        f"checkpoint saved ({Path(event.path).name})"))
             elif isinstance(event, PausedEvent):
                 self.state = "paused"
                 entries.append(LogEntry(event.step, "control", "paused"))
@@ -160,7 +161,7 @@ class RunState:
             text = f"resumed at step {event.step} of {event.max_steps} on {event.device}"
         else:
             text = (f"started: {fmt.count(event.params.get('total'))} parameters, "
-                    f"{event.max_steps:,} steps on {event.device}")
+                    f"{event.max_steps:,} steps on {event.device}; data: {event.data}")
         return LogEntry(event.step, "info", text)
 
     def _step(self, event: StepEvent) -> None:
@@ -178,7 +179,7 @@ class RunState:
 
     def _evaluation(self, event: EvalEvent) -> list[LogEntry]:
         self.evals.append(Evaluation(event.step, event.train_loss, event.val_loss))
-        text = (f"eval: train {fmt.loss(event.train_loss)} · val {fmt.loss(event.val_loss)} · "
+        text = (f"eval: train {event.train_loss:.3f} · val {event.val_loss:.3f} · "
                 f"perplexity {fmt.perplexity(event.val_loss)}")
         entries = [LogEntry(event.step, "eval", text)]
         if self._overfitting():

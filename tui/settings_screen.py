@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Footer, Input, Label, Select, Static
 
 import engine.settings as settings_module
 from data.errors import SettingsError
@@ -142,11 +142,6 @@ class SettingsScreen(Screen[Settings | None]):
                         yield Static(docs.get(name, ""), classes="setting-doc")
                         yield Static(classes="setting-error", id=f"error-{section}-{key}")
         yield Static(id="settings-status")
-        with Horizontal(id="settings-buttons"):
-            if self.new_run:
-                yield Button("ctrl+r  Start run", id="start", variant="primary")
-            yield Button("ctrl+s  Save as defaults", id="save")
-            yield Button("esc  Cancel", id="cancel")
         yield Footer()
 
     def _editor(self, section: str, key: str, value: Any) -> Input | Select:
@@ -265,10 +260,6 @@ class SettingsScreen(Screen[Settings | None]):
     def action_cancel(self) -> None:
         self.app.preview_theme(self.original_theme)  # type: ignore[attr-defined]
         self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        {"start": self.action_start, "save": self.action_save,
-         "cancel": self.action_cancel}[event.button.id or "cancel"]()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.new_run if action == "start" else True

@@ -23,15 +23,21 @@ QUIET_AFTER_S = 60.0
 class StatusLine(Static):
     """Run name, preset, device, state, step N/M, elapsed, ETA, tokens/s and learning rate."""
 
+    _shape: tuple[int, bool] | None = None
+
     def show(self, state: RunState | None, now: float, note: str = "") -> None:
         """Redraw from state; note is a short suffix such as `read-only`."""
         for word in STATES:
             self.set_class(state is not None and state.state == word, f"-{word}")
         if state is None:
-            self.update(Content.from_markup(
-                "[b]no run[/b] · [b]n[/b] starts a new run, [b]o[/b] opens one"))
-            return
-        self.update(Content("\n").join(self._lines(state, now, note)))
+            lines = [Content.from_markup(
+                "[b]no run[/b] · [b]n[/b] starts a new run, [b]o[/b] opens one")]
+        else:
+            lines = self._lines(state, now, note)
+        # A layout pass re-renders the whole screen; skip it unless our height may change.
+        shape = (len(lines), max(len(line) for line in lines) > self.content_region.width)
+        self.update(Content("\n").join(lines), layout=shape != self._shape)
+        self._shape = shape
 
     def _lines(self, state: RunState, now: float, note: str) -> list[Content]:
         total = f"/{state.max_steps:,}" if state.max_steps else ""

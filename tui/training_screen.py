@@ -17,7 +17,8 @@ from tui.status_line import StatusLine
 class TrainingScreen(Screen):
     """Everything a training run streams, on one screen."""
 
-    BINDINGS = [Binding("l", "toggle_log_scale", "Log scale", tooltip="Loss on a log scale")]
+    BINDINGS = [Binding("l", "toggle_log_scale", "Log scale", show=False,
+                        tooltip="Loss chart on a log scale")]
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -28,7 +29,7 @@ class TrainingScreen(Screen):
             with Vertical(id="right"):
                 yield ModelPanel(id="model")
                 yield SamplesPanel(id="samples")
-        yield Footer()
+        yield Footer(compact=True)
 
     def show(self, state: RunState | None, entries: list[LogEntry], now: float, note: str,
              new_start: bool) -> None:

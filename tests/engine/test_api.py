@@ -58,8 +58,11 @@ def test_generation_options_and_prompt_checks(trained_run):
 
 
 def test_unusable_paths_raise_errors_that_name_them(tmp_path):
-    for path in (tmp_path / "nothing.pt2", tmp_path / "nothing.safetensors",
-                 tmp_path / "nothing.pt"):
+    for path in (
+        tmp_path / "nothing.pt2",
+        tmp_path / "nothing.safetensors",
+        tmp_path / "nothing.pt",
+    ):
         with pytest.raises(CheckpointError, match=path.name):
             load_text_model(path)
     bad = tmp_path / "bad.pt2"

@@ -23,8 +23,11 @@ from engine.events import (
 _text = st.text(max_size=20)  # any Unicode, newlines and quotes included
 _finite = st.floats(allow_nan=False, width=32)
 _events = st.one_of(
-    st.builds(lambda s, x: StepEvent(s, loss=x, lr=0.001, tokens_per_s=1.0),
-              st.integers(0, 10**6), _finite),
+    st.builds(
+        lambda s, x: StepEvent(s, loss=x, lr=0.001, tokens_per_s=1.0),
+        st.integers(0, 10**6),
+        _finite,
+    ),
     st.builds(lambda s, x: EvalEvent(s, train_loss=x, val_loss=x), st.integers(0, 10**6), _finite),
     st.builds(lambda s, t, p: SampleEvent(s, text=t, prompt=p), st.integers(0, 99), _text, _text),
     st.builds(lambda s, t: WarningEvent(s, message=t), st.integers(0, 99), _text),
@@ -41,16 +44,27 @@ def _line(event) -> bytes:
 # wrong shape, and events with a field missing
 _garbage = st.one_of(
     _events.map(lambda e: _line(e)[: len(_line(e)) // 2].replace(b"\n", b"")).filter(bool),
-    st.binary(min_size=1, max_size=30).filter(lambda b: b"\n" not in b and b.strip()[:1] != b"{"
-                                              and b.strip()),
-    st.sampled_from([b"[1, 2]", b"42", b'"step"', b'{"type": "nope", "step": 1, "time": 1}',
-                     b'{"type": "step", "step": 1}', b'{"type": "eval", "step": "1", "time": 1,'
-                     b' "train_loss": 1, "val_loss": 1}', b"\xff\xfe{}", b"[" * 100_000]),
+    st.binary(min_size=1, max_size=30).filter(
+        lambda b: b"\n" not in b and b.strip()[:1] != b"{" and b.strip()
+    ),
+    st.sampled_from(
+        [
+            b"[1, 2]",
+            b"42",
+            b'"step"',
+            b'{"type": "nope", "step": 1, "time": 1}',
+            b'{"type": "step", "step": 1}',
+            b'{"type": "eval", "step": "1", "time": 1, "train_loss": 1, "val_loss": 1}',
+            b"\xff\xfe{}",
+            b"[" * 100_000,
+        ]
+    ),
 ).map(lambda b: b + b"\n")
 
 _chunk_cuts = st.lists(st.integers(0, 10**6), max_size=12)
-_fixture_ok = settings(max_examples=80, deadline=None,
-                       suppress_health_check=[HealthCheck.function_scoped_fixture])
+_fixture_ok = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _write_in_pieces(path: Path, data: bytes, cuts: list[int], follower: EventFollower) -> list:
@@ -94,8 +108,12 @@ def test_garbage_is_skipped_and_counted_and_events_survive_it(tmp_path, lines, c
 
 
 @_fixture_ok
-@given(first=st.lists(_events, min_size=1, max_size=10), second=st.lists(_events, max_size=10),
-       torn=st.booleans(), how=st.sampled_from(["replace", "truncate"]))
+@given(
+    first=st.lists(_events, min_size=1, max_size=10),
+    second=st.lists(_events, max_size=10),
+    torn=st.booleans(),
+    how=st.sampled_from(["replace", "truncate"]),
+)
 def test_a_replaced_or_shrunk_file_is_read_from_its_start(tmp_path, first, second, torn, how):
     path = tmp_path / "events.jsonl"
     path.unlink(missing_ok=True)

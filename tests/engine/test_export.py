@@ -1,7 +1,6 @@
 """Exported models give the PyTorch model's logits, and a failed export leaves nothing behind."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +21,13 @@ from engine.loading import load_model
 from engine.model import GPT, GPTConfig
 from engine.run_dir import RunDir
 from engine.settings import resolve
+from tests.unprivileged import run_python
 
 VOCAB = "\n !,.:?ABCDEFHILMNORSTYabcdefghiklmnoprstuvwy"
-TINY = {"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
-        "train": {"preset": "tutorial", "device": "cpu"}}
+TINY = {
+    "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
+    "train": {"preset": "tutorial", "device": "cpu"},
+}
 
 
 def make_run(path: Path) -> RunDir:
@@ -43,8 +45,10 @@ def make_run(path: Path) -> RunDir:
     run = RunDir(path)
     path.mkdir(parents=True)
     run.write_config(settings)
-    save_checkpoint(run.checkpoint, {"model": model.state_dict(), "step": 42,
-                                     "settings": settings.to_dict(), "vocab": VOCAB})
+    save_checkpoint(
+        run.checkpoint,
+        {"model": model.state_dict(), "step": 42, "settings": settings.to_dict(), "vocab": VOCAB},
+    )
     return run
 
 
@@ -78,8 +82,14 @@ def test_safetensors_round_trip(run, tmp_path):
     with safe_open(str(out), framework="pt") as f:
         facts = json.loads(f.metadata()[META_KEY])
     assert facts["vocab"] == VOCAB
-    assert facts["config"] == {"vocab_size": len(VOCAB), "block_size": 16, "n_layer": 2,
-                               "n_head": 2, "n_embd": 32, "dropout": 0.0}
+    assert facts["config"] == {
+        "vocab_size": len(VOCAB),
+        "block_size": 16,
+        "n_layer": 2,
+        "n_head": 2,
+        "n_embd": 32,
+        "dropout": 0.0,
+    }
     header = int.from_bytes(out.read_bytes()[:8], "little")
     assert out.read_bytes()[8:9] == b"{" and 8 + header < out.stat().st_size
 
@@ -104,11 +114,14 @@ def test_export_refuses_bad_requests_before_doing_any_work(run, tmp_path):
         (run.path, "pt2", tmp_path, "is a folder"),
         (run.path, "pt2", tmp_path / "missing" / "m.pt2", "no such folder"),
         (run.path, "pt2", run.checkpoint / "m.pt2", "is not a folder"),
+        (run.path, "safetensors", run.checkpoint, "is the run's own checkpoint.pt"),
+        (run.checkpoint, "pt2", run.path / "events.jsonl", "is the run's own events.jsonl"),
     ]
     for source, fmt, out, message in cases:
         with pytest.raises(ExportError, match=message):
             export_model(source, fmt, out)
     assert sorted(tmp_path.iterdir()) == before
+    assert load_model(run.path).step == 42  # the checkpoint is untouched
 
 
 def test_export_needs_a_run_with_a_checkpoint(run, tmp_path):
@@ -124,16 +137,26 @@ def test_export_needs_a_run_with_a_checkpoint(run, tmp_path):
     assert not (tmp_path / "m.safetensors").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
 def test_export_into_a_read_only_folder_is_refused(run, tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        with pytest.raises(ExportError, match="no permission"):
-            export_model(run.path, "safetensors", folder / "m.safetensors")
+        result = run_python(
+            "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))",
+            "export",
+            str(run.path),
+            "--out",
+            str(folder / "m.safetensors"),
+        )
     finally:
         folder.chmod(0o755)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"minigpt-tui: error: {folder / 'm.safetensors'}: cannot write it "
+        f"(no permission to write in {folder})\n"
+    )
+    assert list(folder.iterdir()) == []
 
 
 def test_a_write_that_fails_midway_keeps_the_old_file(run, tmp_path):
@@ -148,8 +171,13 @@ def test_a_write_that_fails_midway_keeps_the_old_file(run, tmp_path):
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
         "export_model(Path(sys.argv[1]), 'safetensors', Path(sys.argv[2]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script, str(run.path), str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(run.path), str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "ExportError" in result.stderr and "File too large" in result.stderr
     assert out.read_bytes() == b"previous export"

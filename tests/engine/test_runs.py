@@ -25,9 +25,18 @@ from engine.runs import STARTING_GRACE_S, format_age, list_runs, summarize_run
 
 
 def _start(step: int = 0, pid: int = 0, max_steps: int = 30) -> StartEvent:
-    return StartEvent(step, run="r", config={"train": {"preset": "tutorial"}}, vocab_size=3,
-                      vocab="abc", params={"total": 1}, device="cpu", data="d",
-                      max_steps=max_steps, pid=pid)
+    return StartEvent(
+        step,
+        run="r",
+        config={"train": {"preset": "tutorial"}},
+        vocab_size=3,
+        vocab="abc",
+        params={"total": 1},
+        device="cpu",
+        data="d",
+        max_steps=max_steps,
+        pid=pid,
+    )
 
 
 def _write(run: RunDir, *events) -> None:
@@ -86,8 +95,12 @@ def test_a_trainer_that_died_without_an_end_event_is_failed(tmp_path, tiny_setti
 def test_failed_event_and_failure_after_resume(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    _write(run, _start(), StepEvent(1, loss=2.0, lr=1e-3, tokens_per_s=1.0),
-           FailedEvent(1, message="loss became nan"))
+    _write(
+        run,
+        _start(),
+        StepEvent(1, loss=2.0, lr=1e-3, tokens_per_s=1.0),
+        FailedEvent(1, message="loss became nan"),
+    )
     assert summarize_run(run.path).state == "failed"
 
     # resumed later and completed: only the events after the last start count
@@ -124,8 +137,12 @@ def test_a_run_with_no_events_is_starting_for_a_while_then_failed(tmp_path, tiny
 def test_torn_lines_and_garbage_are_ignored(tmp_path):
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    _write(run, _start(), StepEvent(1, loss=2.0, lr=1e-3, tokens_per_s=1.0),
-           EvalEvent(1, train_loss=2.0, val_loss=1.5))
+    _write(
+        run,
+        _start(),
+        StepEvent(1, loss=2.0, lr=1e-3, tokens_per_s=1.0),
+        EvalEvent(1, train_loss=2.0, val_loss=1.5),
+    )
     with open(run.events, "ab") as f:
         f.write(b'not json\n{"type": "eval", "step": 2, "val_loss": 0.1}\n')  # missing field
         f.write(b'{"type": "eval", "step": 3, "time": 1.0, "train_loss": 1, "val_loss": 0.')
@@ -156,13 +173,18 @@ _events = st.one_of(
     st.builds(lambda s: PausedEvent(s), st.integers(0, 99)),
     st.builds(lambda s: ResumedEvent(s), st.integers(0, 99)),
     st.builds(lambda s: _start(s), st.integers(0, 99)),
-    st.builds(lambda s, r: DoneEvent(s, reason=r), st.integers(0, 99),
-              st.sampled_from(["completed", "stopped"])),
+    st.builds(
+        lambda s, r: DoneEvent(s, reason=r),
+        st.integers(0, 99),
+        st.sampled_from(["completed", "stopped"]),
+    ),
     st.builds(lambda s: FailedEvent(s, message="x"), st.integers(0, 99)),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(events=st.lists(_events, max_size=30))
 def test_the_fast_scan_agrees_with_reading_every_event(tmp_path, events):
     run = RunDir(tmp_path / "prop")
@@ -176,8 +198,11 @@ def test_the_fast_scan_agrees_with_reading_every_event(tmp_path, events):
     finite = [v for v in vals if not math.isnan(v)]
     assert s.step == everything[-1].step
     assert s.best_val_loss == (min(finite) if finite else None)
-    after = everything[max(i for i, e in enumerate(everything) if isinstance(e, StartEvent)):]
+    after = everything[max(i for i, e in enumerate(everything) if isinstance(e, StartEvent)) :]
     end = [e for e in after if isinstance(e, (DoneEvent, FailedEvent))]
-    expected = "failed" if not end or isinstance(end[-1], FailedEvent) else \
-        {"completed": "done", "stopped": "stopped"}[end[-1].reason]
+    expected = (
+        "failed"
+        if not end or isinstance(end[-1], FailedEvent)
+        else {"completed": "done", "stopped": "stopped"}[end[-1].reason]
+    )
     assert s.state == expected

@@ -10,9 +10,20 @@ def _finished_run(name: str, val_loss: float, when: float) -> None:
     run = RunDir(paths.runs_dir() / name)
     run.path.mkdir(parents=True)
     writer = EventWriter(run.events)
-    writer.write(StartEvent(0, run=name, config={"train": {"preset": "tutorial"}}, vocab_size=3,
-                            vocab="abc", params={"total": 1}, device="cpu", data="d",
-                            max_steps=500, time=when - 10))
+    writer.write(
+        StartEvent(
+            0,
+            run=name,
+            config={"train": {"preset": "tutorial"}},
+            vocab_size=3,
+            vocab="abc",
+            params={"total": 1},
+            device="cpu",
+            data="d",
+            max_steps=500,
+            time=when - 10,
+        )
+    )
     writer.write(EvalEvent(500, train_loss=1.0, val_loss=val_loss, time=when - 1))
     writer.write(DoneEvent(500, time=when))
     writer.close()
