@@ -3,7 +3,8 @@
 import argparse
 from pathlib import Path
 
-from engine.export import FORMATS, default_output, export_model
+# engine.export's formats, written out here: importing it would load torch for every --help
+FORMATS = ("safetensors", "pt2", "onnx")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +35,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.export import default_output, export_model
+
     out = args.out if args.out is not None else default_output(args.source, args.fmt)
     written = export_model(args.source, args.fmt, out)
     print(f"wrote {written} ({_size(written.stat().st_size)})")

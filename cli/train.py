@@ -9,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from cli.options import add_run_options, non_negative_int, overrides_from
+from data.corpus import load_corpus
 from data.errors import RunError
 from engine import paths
 from engine.control import Control, FileControl
@@ -54,14 +55,15 @@ def run(args: argparse.Namespace) -> int:
         run_dir = RunDir.open(args.resume)
     else:
         settings = load_settings(paths.settings_path(), overrides)
+        corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
 
-    # torch loads only now, so that --help and bad settings are answered at once
+    # torch loads only now, so that --help, bad settings and bad data are answered at once
     from engine.runner import make_trainer, resume_settings, start_new_run, stream_events
 
     if args.resume:
         settings = resume_settings(run_dir, overrides)
     else:
-        run_dir, trainer = start_new_run(settings, args.out)
+        run_dir, trainer = start_new_run(settings, args.out, corpus)
 
     with run_dir.hold_lock():
         if args.resume:

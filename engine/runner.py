@@ -7,7 +7,7 @@ run directory looks the same whoever made it.
 from collections.abc import Iterator
 from pathlib import Path
 
-from data.corpus import load_corpus
+from data.corpus import Corpus, load_corpus
 from data.errors import CheckpointError, RunError
 from engine import paths
 from engine.checkpoint import load_checkpoint
@@ -18,15 +18,18 @@ from engine.settings import Layer, Settings, merge, validate
 from engine.trainer import Trainer
 
 
-def start_new_run(settings: Settings, out: Path | None = None) -> tuple[RunDir, Trainer]:
+def start_new_run(
+    settings: Settings, out: Path | None = None, corpus: Corpus | None = None
+) -> tuple[RunDir, Trainer]:
     """A new run directory and its trainer, reading control.jsonl for requests.
 
-    The corpus is read and the model built before the folder is made, so that bad data or
-    settings leave nothing behind.
+    The corpus (settings.train.data unless given) is read and the model built before the
+    folder is made, so that bad data or settings leave nothing behind.
     """
     if out is not None:
         _refuse_existing_run(out.expanduser())
-    corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
+    if corpus is None:
+        corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
     trainer = Trainer(settings, corpus)
     run = new_run_dir(settings, out)
     trainer.run_name, trainer.checkpoint_path = run.name, run.checkpoint

@@ -7,15 +7,20 @@ position in the window shifts with each new one, and the positions are learned (
 cached key stays valid: the whole window is recomputed at every step. Both paths give the same
 logits as a full `model(window)` call, to float rounding (the tests hold them within 1e-5).
 
-The blocks are run here from the model's own modules (`ln_1`, `attn.c_attn`, `attn.c_proj`,
-`ln_2`, `mlp`) with the attention written out as softmax(q·kᵀ/√d), so that the weights of the
-newest position over its context can be returned for display without touching engine/model.py.
+The blocks are run here from the model's own weights and modules (`ln_1`, `attn.c_attn`,
+`attn.c_proj`, `ln_2`, `mlp`), mirroring Block.forward, for two reasons: the attention can be
+written out as softmax(q·kᵀ/√d), so the weights of the newest position over its context can
+be shown without touching engine/model.py; and only the last position needs the last block's
+output and the head, which saves about a fifth of the window's arithmetic. At this model size a
+step costs as much in per-operation overhead as in arithmetic, so the code avoids operations
+that a module call would add. The tests hold every path to the model's own forward.
 """
 
 import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from engine.model import GPT
@@ -45,13 +50,15 @@ class Stepper:
         self.attention = attention
         cfg = model.config
         self.block_size = cfg.block_size
+        self.n_head = cfg.n_head
         self.head_size = cfg.n_embd // cfg.n_head
         self.scale = 1.0 / math.sqrt(self.head_size)
         self.device = next(model.parameters()).device
         dtype = next(model.parameters()).dtype
-        shape = (cfg.n_layer, 1, cfg.n_head, cfg.block_size, self.head_size)
-        self._k = torch.zeros(shape, device=self.device, dtype=dtype)
-        self._v = torch.zeros(shape, device=self.device, dtype=dtype)
+        # per layer: keys and values, (2, n_head, block_size, head_size)
+        shape = (cfg.n_layer, 2, cfg.n_head, cfg.block_size, self.head_size)
+        self._kv = torch.zeros(shape, device=self.device, dtype=dtype)
+        self._scratch = torch.zeros_like(self._kv)  # for windows, which never enter the cache
         self.ids: list[int] = []
         self._cached = 0  # positions 0.._cached-1 of ids hold valid keys and values
 
@@ -80,98 +87,70 @@ class Stepper:
         """The logits after the current ids: from the cache while they fit, else the window."""
         T = len(self.ids)
         if T > self.block_size:
-            return self._window()
+            # every position has shifted: the whole window again, from position 0
+            start = T - self.block_size
+            idx = torch.tensor(self.ids[start:], device=self.device)
+            logits, rows = self._run(idx, 0, self._scratch)
+            return Forward(logits, start, self.block_size, rows, recomputed=True)
 
         # run only the positions not yet cached; at least the last, whose output we need
         first = min(self._cached, T - 1)
-        if first == T - 1 and first > 0:
-            logits, rows = self._one(self.ids[-1], first)
-        else:
-            idx = torch.tensor(self.ids[first:], device=self.device)
-            logits, rows = self._run(idx, first, self._k, self._v)
+        idx = torch.tensor(self.ids[first:], device=self.device)
+        logits, rows = self._run(idx, first, self._kv)
         self._cached = T
         return Forward(logits, 0, T, rows, recomputed=first == 0)
 
-    @torch.inference_mode()
-    def _window(self) -> Forward:
-        """The last block_size ids recomputed from scratch, positions 0..block_size-1."""
-        start = len(self.ids) - self.block_size
-        idx = torch.tensor(self.ids[start:], device=self.device)
-        if not self.attention:
-            # nothing to show, so the model's own forward (fused attention) is the fastest path
-            logits = self.model(idx[None])[0][0, -1].float().cpu()
-            return Forward(logits, start, self.block_size, None, recomputed=True)
-        k, v = torch.empty_like(self._k), torch.empty_like(self._v)
-        logits, rows = self._run(idx, 0, k, v)
-        return Forward(logits, start, self.block_size, rows, recomputed=True)
-
-    def _one(self, token: int, pos: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The common step: one new id at position pos, everything before it cached.
-
-        The same arithmetic as _run for T = 1 with fewer, unbatched operations: at this model
-        size a step costs about as much in per-operation overhead as in arithmetic.
-        """
-        t = self.model.transformer
-        C = self.model.config.n_embd
-        nh = self.model.config.n_head
-        x = t.wte.weight[token] + t.wpe.weight[pos]  # (C,)
-        rows = []
-
-        for layer, block in enumerate(t.h):
-            h = F.layer_norm(x, (C,), block.ln_1.weight, block.ln_1.bias, block.ln_1.eps)
-            q, k, v = F.linear(h, block.attn.c_attn.weight).view(3, nh, 1, self.head_size)
-            keys, values = self._k[layer, 0], self._v[layer, 0]  # (nh, block_size, hs)
-            keys[:, pos : pos + 1] = k
-            values[:, pos : pos + 1] = v
-            keys, values = keys[:, : pos + 1], values[:, : pos + 1]
-            if self.attention:
-                att = F.softmax((q @ keys.transpose(-2, -1)) * self.scale, dim=-1)  # (nh, 1, T)
-                rows.append(att[:, 0])
-                y = att @ values  # (nh, 1, hs)
-            else:
-                y = F.scaled_dot_product_attention(q, keys, values)  # (nh, 1, hs)
-            x = x + block.attn.c_proj(y.view(C))
-            x = x + block.mlp(block.ln_2(x))
-
-        logits = self.model.lm_head(t.ln_f(x))  # (vocab_size,)
-        attention = torch.stack(rows).float().cpu() if self.attention else None
-        return logits.float().cpu(), attention
-
     def _run(
-        self, idx: torch.Tensor, pos0: int, k_cache: torch.Tensor, v_cache: torch.Tensor
+        self, idx: torch.Tensor, pos0: int, kv: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run ids idx (T,) at positions pos0.. through the blocks, attending to the cache.
+        """Run ids idx (T,) at positions pos0.. through the blocks, attending to kv's keys.
 
-        Writes their keys and values into k_cache/v_cache at pos0..pos0+T-1 and returns the
-        last position's logits and, if wanted, its attention weights (n_layer, n_head, pos0+T).
+        Writes their keys and values into kv at pos0..pos0+T-1 and returns the last position's
+        logits and, if wanted, its attention weights (n_layer, n_head, pos0+T).
         """
         t = self.model.transformer
-        T = idx.numel()
-        end = pos0 + T
-        pos = torch.arange(pos0, end, device=self.device)
-        x = t.wte(idx[None]) + t.wpe(pos)  # (1, T, C)
+        T, end = idx.numel(), pos0 + idx.numel()
+        nh, hs = self.n_head, self.head_size
+        x = t.wte.weight[idx] + t.wpe.weight[pos0:end]  # (T, C)
         C = x.size(-1)
-        # query i (at position pos0+i) may look at keys 0..pos0+i
+        # query i (at position pos0+i) may look at keys 0..pos0+i; one query sees them all
         mask = None
         if T > 1:
             mask = torch.ones(T, end, dtype=torch.bool, device=self.device).tril(pos0)
+        last = len(t.h) - 1
         rows = []
 
         for layer, block in enumerate(t.h):
-            q, k, v = block.attn.heads(block.ln_1(x))  # each (1, nh, T, hs)
-            k_cache[layer, :, :, pos0:end] = k
-            v_cache[layer, :, :, pos0:end] = v
-            keys, values = k_cache[layer, :, :, :end], v_cache[layer, :, :, :end]
-            att = (q @ keys.transpose(-2, -1)) * self.scale  # (1, nh, T, end)
-            if mask is not None:
-                att = att.masked_fill(~mask, float("-inf"))
-            att = F.softmax(att, dim=-1)
+            h = _layer_norm(x, block.ln_1)
+            qkv = F.linear(h, block.attn.c_attn.weight).view(T, 3, nh, hs).permute(1, 2, 0, 3)
+            kv[layer, :, :, pos0:end] = qkv[1:]  # qkv is (3, nh, T, hs)
+            q, keys, values = qkv[0], kv[layer, 0, :, :end], kv[layer, 1, :, :end]
+            if layer == last:
+                # only the last position's output matters from here on; it sees every key
+                q, x, mask = q[:, -1:], x[-1:], None
             if self.attention:
-                rows.append(att[0, :, -1])  # (nh, end)
-            y = (att @ values).transpose(1, 2).reshape(1, T, C)  # (1, T, C)
-            x = x + block.attn.c_proj(y)
-            x = x + block.mlp(block.ln_2(x))
+                att = (q @ keys.transpose(-2, -1)) * self.scale  # (nh, T, end)
+                if mask is not None:
+                    att = att.masked_fill(~mask, float("-inf"))
+                att = F.softmax(att, dim=-1)
+                rows.append(att[:, -1])
+                y = att @ values  # (nh, T, hs)
+            else:
+                y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            x = x + _linear(y.transpose(0, 1).reshape(-1, C), block.attn.c_proj)
 
-        logits = self.model.lm_head(t.ln_f(x[:, -1]))[0]  # (vocab_size,)
+            # the feed-forward as FeedForward.forward has it: c_fc, ReLU, c_proj
+            mlp = block.mlp
+            x = x + _linear(F.relu(_linear(_layer_norm(x, block.ln_2), mlp.c_fc)), mlp.c_proj)
+
+        logits = _linear(_layer_norm(x[-1], t.ln_f), self.model.lm_head)  # (vocab_size,)
         attention = torch.stack(rows).float().cpu() if self.attention else None
         return logits.float().cpu(), attention
+
+
+def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    return F.linear(x, layer.weight, layer.bias)
+
+
+def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)

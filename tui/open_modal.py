@@ -41,6 +41,7 @@ class OpenModal(ModalScreen[Path | None]):
             yield Input(placeholder="…or a run directory or checkpoint file, then enter",
                         id="path")
             yield Static(id="open-error", classes="error-line")
+            yield Static("enter opens · tab moves to the path · esc cancels", classes="hint")
 
     def on_mount(self) -> None:
         self.runs = list_runs(self.runs_root)

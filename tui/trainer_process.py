@@ -130,16 +130,16 @@ def stop_trainer(run: RunDir, process: TrainerProcess | None = None,
     After timeout it is killed outright (losing the steps since its last checkpoint) so that
     nothing is left behind; the result says whether it stopped by itself.
     """
-    if _gone(run, process):
+    pid = process.pid if process else run.trainer_pid()
+    if _gone(run, process, pid):
         return True
     send_command(run.control, "stop")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _gone(run, process):
+        if _gone(run, process, pid):
             return True
         time.sleep(POLL_S)
 
-    pid = process.pid if process else run.trainer_pid()
     if pid is not None and pid > 0:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -150,7 +150,26 @@ def stop_trainer(run: RunDir, process: TrainerProcess | None = None,
     return False
 
 
-def _gone(run: RunDir, process: TrainerProcess | None) -> bool:
+def _gone(run: RunDir, process: TrainerProcess | None, pid: int | None) -> bool:
+    """The trainer has exited: our child has been reaped, or another's has left the table."""
     if process is not None:
         return process.poll() is not None
-    return run.trainer_pid() is None
+    if run.trainer_pid() is not None:
+        return False
+    # the lock goes a moment before the process does; wait for the process itself
+    return pid is None or pid <= 0 or not _exists(pid)
+
+
+def _exists(pid: int) -> bool:
+    """Whether pid is a live process (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True  # no /proc (macOS): alive as far as we can tell

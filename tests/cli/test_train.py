@@ -1,6 +1,7 @@
 """`minigpt-tui train` and friends as a user runs them: exit codes, one-line errors, Ctrl-C."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -28,10 +29,17 @@ TINY = [
 ]
 
 
+def env() -> dict[str, str]:
+    """This test's environment (its own XDG folders) with one torch thread."""
+    # on a busy two-core machine a second torch thread mostly waits for a core
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,
+        env=env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -155,6 +163,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, tiny_corpus):
             *TINY,
         ],
         cwd=REPO,
+        env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

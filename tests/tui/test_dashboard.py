@@ -214,8 +214,9 @@ async def test_log_scale_toggles(fixed_run):
         await open_run(pilot, app)
         chart = app.training_screen.query_one(LossChart)
         await pilot.press("l")
-        await pilot.pause(0.6)
-        assert chart.log_scale and chart.border_title == "Loss (log scale)"
+        await wait_until(pilot, lambda: chart.border_title == "Loss (log scale)",
+                         what="the log-scale redraw")
+        assert chart.log_scale
         await pilot.press("l")
         assert not chart.log_scale
 

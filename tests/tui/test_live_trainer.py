@@ -71,6 +71,18 @@ async def test_a_whole_tiny_run_fills_every_panel(settings_for, reaper):
         assert app.checkpoint_step == 30 and app.model_path.is_file()
         assert "completed at step 30" in app.training_screen.query_one(EventLog).text()
         assert app.session.process.popen.wait(timeout=30) == 0
+        run = app.session.run
+
+    # `minigpt-tui --resume RUN --steps 40` on the finished run continues it
+    resumed = DashboardApp(launch=Launch(resume=run.path, overrides={"train": {"steps": 40}}),
+                           poll_s=0.05)
+    async with resumed.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: resumed.session is not None, what="the child")
+        reaper.append(resumed.session.process.pid)
+        await wait_until(pilot, lambda: resumed.state.step == 40 and resumed.state.ended,
+                         timeout=90, what="the resumed run to finish")
+        assert resumed.state.state == "done" and resumed.state.steps == list(range(1, 41))
+        assert resumed.run_dir == run.path
 
 
 async def test_pause_resume_and_stop_drive_the_real_trainer(settings_for, reaper):
@@ -118,9 +130,16 @@ async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settin
         await pilot.press("t", "n")
         await pilot.pause()
         assert isinstance(app.screen, SettingsScreen) and app.screen.new_run
-        await pilot.press("escape", "q")
+        failed_run = app.run_dir
+        await pilot.press("ctrl+r")  # a new run from the failed one's settings
+        await wait_until(pilot, lambda: app.run_dir != failed_run, what="a new run")
+        reaper.append(app.session.process.pid)
+        await wait_until(pilot, running(app), timeout=90, what="the new run's steps")
+        await pilot.press("q")
         await pilot.pause()
-    assert app.return_code == 0  # nothing left training, so no question
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app._exit, what="the app to exit")
+    assert app.session.process.poll() is not None
 
 
 def start_headless(settings, out) -> subprocess.Popen:
