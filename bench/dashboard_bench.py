@@ -10,6 +10,10 @@ Each round trains the same preset from scratch twice, alternating which goes fir
   Without tmux (or with --terminal headless) the dashboard runs under Textual's headless
   driver instead: the app still renders every frame, but no terminal has to draw them.
 
+A last part measures key latency: the dashboard (under Textual's test driver) follows a
+training child while `?` and escape are pressed --presses times at random moments; it reports
+the median, p95 and worst time from the key press to the help screen being up (target: 100 ms).
+
 Throughput is read from each run's own step events: the median tokens/s over steps (each step's
 wall time includes whatever the dashboard took from the trainer), and steps per second over the
 last 90% of steps. The ratio is dashboard / headless, per round and as the median; the target is
@@ -18,7 +22,9 @@ Everything runs with its own XDG folders, so the user's settings and runs are un
 """
 
 import argparse
+import asyncio
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -68,7 +74,7 @@ def measure(events_path: Path) -> Throughput:
     steps = [e for e in events if isinstance(e, StepEvent)]
     if len(steps) < 10:
         raise SystemExit(f"bench: {events_path} has only {len(steps)} steps; use --steps 10+")
-    tail = steps[len(steps) // 10:]
+    tail = steps[len(steps) // 10 :]
     span = tail[-1].time - tail[0].time
     return Throughput(
         tokens_per_s=statistics.median(e.tokens_per_s for e in steps),
@@ -91,8 +97,9 @@ def run_dashboard(args: argparse.Namespace, env: dict[str, str]) -> Throughput:
         exports = " ".join(f"{k}={env[k]}" for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"))
         shell = f"env {exports} {BIN} {' '.join(settings_overrides(args))}"
         tmux = ["tmux", "-L", socket]
-        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
-                        shell], check=True)
+        subprocess.run(
+            [*tmux, "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40", shell], check=True
+        )
         try:
             events = wait_for_done(runs, before, args.timeout)
             subprocess.run([*tmux, "send-keys", "-t", "bench", "q"], check=True)
@@ -101,8 +108,9 @@ def run_dashboard(args: argparse.Namespace, env: dict[str, str]) -> Throughput:
             subprocess.run([*tmux, "kill-server"], capture_output=True)
     else:
         sets = [a.removeprefix("--set=") for a in settings_overrides(args)]
-        subprocess.run([sys.executable, "-c", HEADLESS_APP, *sets], env=env, check=True,
-                       timeout=args.timeout)
+        subprocess.run(
+            [sys.executable, "-c", HEADLESS_APP, *sets], env=env, check=True, timeout=args.timeout
+        )
         events = wait_for_done(runs, before, 10)
     return measure(events)
 
@@ -121,35 +129,88 @@ def wait_for_done(runs: Path, before: set[Path], timeout: float) -> Path:
 
 
 def settings_overrides(args: argparse.Namespace) -> list[str]:
-    sets = [f"--set=train.preset={args.preset}", f"--set=train.steps={args.steps}",
-            "--set=train.device=cpu"]
+    sets = [
+        f"--set=train.preset={args.preset}",
+        f"--set=train.steps={args.steps}",
+        "--set=train.device=cpu",
+    ]
     if args.data:
         sets.append(f'--set=train.data="{Path(args.data).resolve()}"')
     return sets
 
 
+async def key_latency(args: argparse.Namespace, presses: int) -> list[float]:
+    """Seconds from each `?` press to the help screen, while a child trains."""
+    from textual import events
+
+    from engine import paths
+    from engine.settings import load_settings, merge_layers, parse_override
+    from tui.app import DashboardApp
+    from tui.help_screen import HelpScreen
+    from tui.trainer_process import Launch
+
+    layer = merge_layers(
+        *[parse_override(a.removeprefix("--set=")) for a in settings_overrides(args)]
+    )
+    layer = merge_layers(layer, {"train": {"steps": 1_000_000}})
+    app = DashboardApp(launch=Launch(settings=load_settings(paths.settings_path(), layer)))
+    rng = random.Random(0)
+    seconds = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.state is None or app.state.step < 5:
+            await asyncio.sleep(0.1)
+        for _ in range(presses):
+            await asyncio.sleep(rng.uniform(0.05, 0.4))
+            # the key goes straight to the driver: Pilot.press also waits for the process to
+            # go idle, which a training child never lets it do
+            began = time.perf_counter()
+            app._driver.send_message(events.Key("question_mark", "?"))
+            while not isinstance(app.screen, HelpScreen):
+                await asyncio.sleep(0.001)
+            seconds.append(time.perf_counter() - began)
+            app._driver.send_message(events.Key("escape", None))
+            while isinstance(app.screen, HelpScreen):
+                await asyncio.sleep(0.001)
+        await pilot.press("q", "s")
+        while not app._exit:
+            await asyncio.sleep(0.1)
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.dashboard_bench",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dashboard_bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--preset", default="small")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", help="training text (default: the built-in corpus)")
-    parser.add_argument("--terminal", choices=("tmux", "headless"),
-                        default="tmux" if shutil.which("tmux") else "headless")
+    parser.add_argument(
+        "--terminal",
+        choices=("tmux", "headless"),
+        default="tmux" if shutil.which("tmux") else "headless",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--presses", type=int, default=40, help="key presses for the latency part (0 skips it)"
+    )
     args = parser.parse_args(argv)
     if not BIN.exists():
         raise SystemExit(f"bench: {BIN} is not installed (pip install -e .)")
 
     with tempfile.TemporaryDirectory(prefix="minigpt-bench-") as tmp:
         root = Path(tmp)
-        env = {**os.environ, "XDG_CONFIG_HOME": str(root / "config"),
-               "XDG_DATA_HOME": str(root / "data")}
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_DATA_HOME": str(root / "data"),
+        }
         ratios = []
         print(f"preset {args.preset}, {args.steps} steps, dashboard in {args.terminal}")
-        print(f"{'round':>5}  {'headless tok/s':>14}  {'dashboard tok/s':>15}  "
-              f"{'ratio':>6}  {'steps/s ratio':>13}")
+        print(
+            f"{'round':>5}  {'headless tok/s':>14}  {'dashboard tok/s':>15}  "
+            f"{'ratio':>6}  {'steps/s ratio':>13}"
+        )
         for n in range(args.rounds):
             order = ("headless", "dashboard") if n % 2 == 0 else ("dashboard", "headless")
             result: dict[str, Throughput] = {}
@@ -161,11 +222,22 @@ def main(argv: list[str] | None = None) -> int:
             h, d = result["headless"], result["dashboard"]
             ratio = d.tokens_per_s / h.tokens_per_s
             ratios.append(ratio)
-            print(f"{n + 1:>5}  {h.tokens_per_s:>14,.0f}  {d.tokens_per_s:>15,.0f}  "
-                  f"{ratio:>6.3f}  {d.steps_per_s / h.steps_per_s:>13.3f}")
+            print(
+                f"{n + 1:>5}  {h.tokens_per_s:>14,.0f}  {d.tokens_per_s:>15,.0f}  "
+                f"{ratio:>6.3f}  {d.steps_per_s / h.steps_per_s:>13.3f}"
+            )
         median = statistics.median(ratios)
         verdict = "meets" if median >= TARGET else "misses"
         print(f"median ratio {median:.3f} ({verdict} the target of {TARGET})")
+
+        if args.presses:
+            os.environ.update({k: env[k] for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")})
+            ms = sorted(1000 * s for s in asyncio.run(key_latency(args, args.presses)))
+            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+            print(
+                f"key to help screen while training: median {statistics.median(ms):.1f} ms, "
+                f"p95 {p95:.1f} ms, worst {ms[-1]:.1f} ms ({len(ms)} presses; target 100 ms)"
+            )
     return 0
 
 

@@ -9,9 +9,10 @@ For each preset, in a fresh process (so that peak memory is that preset's own):
    samples and checkpoints included) reporting ms/step, tokens/s, peak RSS and wall time, then
    the final validation loss averaged over --eval-batches batches;
 2. the same model and recipe trained by a plain PyTorch loop written the ordinary nanoGPT way
-   (per-sample slicing, torch.stack, AdamW, clip, step), alternating chunks of steps with our
-   trainer in one process. Machines like ours vary by 20-40% from run to run, so only the
-   ratio of the two medians says anything about the trainer itself.
+   (per-sample slicing, torch.stack, AdamW, clip, step), alternating short chunks of steps
+   with our trainer in one process. Machines like ours vary by 20-40% from run to run, so only
+   the ratio of the two medians says anything about the trainer itself; chunks of 2 steps
+   keep both loops under the same load (chunks of 20 on a busy machine swung it by 8%).
 """
 
 import argparse
@@ -214,7 +215,7 @@ def measure(preset: str, args: argparse.Namespace) -> dict[str, Any]:
     """Both measurements for one preset, in this process."""
     result: dict[str, Any] = {"preset": preset, "threads": torch.get_num_threads()}
     result["run"] = full_run(settings_for(preset, args.data, args.steps), args.eval_batches)
-    chunk_steps = args.chunk_steps or (5 if args.steps and args.steps < 200 else 20)
+    chunk_steps = args.chunk_steps
     result["compare"] = side_by_side(
         settings_for(preset, args.data, args.steps), args.chunks, chunk_steps
     )
@@ -294,10 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chunks",
         type=int,
-        default=10,
-        help="alternating chunks per loop in the comparison (default 10)",
+        default=60,
+        help="alternating chunks per loop in the comparison (default 60)",
     )
-    parser.add_argument("--chunk-steps", type=int, help="steps per chunk (default 20)")
+    parser.add_argument("--chunk-steps", type=int, default=2, help="steps per chunk (default 2)")
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default: torch's own choice, one per core)"
     )
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             str(args.chunks),
         ]
         child += ["--steps", str(args.steps)] if args.steps else []
-        child += ["--chunk-steps", str(args.chunk_steps)] if args.chunk_steps else []
+        child += ["--chunk-steps", str(args.chunk_steps)]
         child += ["--threads", str(args.threads)] if args.threads else []
         print(f"benchmarking {preset} ...", file=sys.stderr, flush=True)
         out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout

@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
         run_dir = RunDir.open(args.resume)
         if run_dir.trainer_pid() is not None:
             if overrides:
-                raise RunError(f"{run_dir.path}: is training now, so its settings cannot "
-                               f"change; attach with `minigpt-tui --resume {run_dir.path}`")
+                raise RunError(
+                    f"{run_dir.path}: is training now, so its settings cannot "
+                    f"change; attach with `minigpt-tui --resume {run_dir.path}`"
+                )
             app = DashboardApp(run_dir=run_dir.path)
         else:
             _check_resume(run_dir, overrides)

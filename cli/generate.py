@@ -29,29 +29,52 @@ $'ROMEO:\\n' puts a newline in the prompt.
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "generate", help="generate text from a trained model",
+        "generate",
+        help="generate text from a trained model",
         description="Continue a prompt with a trained model, optionally explaining each step.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", type=Path, metavar="RUN_DIR", dest="run_dir",
-                        help="use this run's checkpoint")
+    source.add_argument(
+        "--run", type=Path, metavar="RUN_DIR", dest="run_dir", help="use this run's checkpoint"
+    )
     source.add_argument("--checkpoint", type=Path, metavar="FILE", help="use this checkpoint")
     parser.add_argument("--prompt", required=True, metavar="TEXT", help="text to continue")
-    parser.add_argument("--tokens", type=positive_int, metavar="N",
-                        help="characters to generate (default: [sample] length)")
-    parser.add_argument("--temperature", type=temperature, metavar="T",
-                        help="0 is greedy; below 1 sharpens, above 1 flattens")
-    parser.add_argument("--top-k", type=top_k, metavar="K",
-                        help="sample only from the K most likely characters")
-    parser.add_argument("--top-p", type=top_p, metavar="P",
-                        help="sample only from the most likely characters reaching mass P")
+    parser.add_argument(
+        "--tokens",
+        type=positive_int,
+        metavar="N",
+        help="characters to generate (default: [sample] length)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=temperature,
+        metavar="T",
+        help="0 is greedy; below 1 sharpens, above 1 flattens",
+    )
+    parser.add_argument(
+        "--top-k", type=top_k, metavar="K", help="sample only from the K most likely characters"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=top_p,
+        metavar="P",
+        help="sample only from the most likely characters reaching mass P",
+    )
     parser.add_argument("--greedy", action="store_true", help="same as --temperature 0")
     parser.add_argument("--seed", type=seed, metavar="S", help="random seed (default: [sample])")
-    parser.add_argument("--explain", type=positive_int, metavar="K",
-                        help="print each step's top K candidates and the draw")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per step (K candidates: --explain, else 10)")
+    parser.add_argument(
+        "--explain",
+        type=positive_int,
+        metavar="K",
+        help="print each step's top K candidates and the draw",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per step (K candidates: --explain, else 10)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -68,8 +91,9 @@ def top_k(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: must be at least 1 (leave it out to keep "
-                                         f"every character)")
+        raise argparse.ArgumentTypeError(
+            f"{value}: must be at least 1 (leave it out to keep every character)"
+        )
     return value
 
 
@@ -123,8 +147,11 @@ def run(args: argparse.Namespace) -> int:
     prompt = args.prompt
     if len(prompt) > loaded.model.config.block_size:
         prompt = prompt[-loaded.model.config.block_size :]
-        print(f"minigpt-tui: note: the prompt has {len(args.prompt)} characters; the model sees "
-              f"only the last {len(prompt)}, so it was cut to those", file=sys.stderr)
+        print(
+            f"minigpt-tui: note: the prompt has {len(args.prompt)} characters; the model sees "
+            f"only the last {len(prompt)}, so it was cut to those",
+            file=sys.stderr,
+        )
 
     try:
         if args.json or args.explain:
@@ -145,8 +172,9 @@ def _model_path(args: argparse.Namespace) -> Path:
     if args.run_dir is not None:
         path = args.run_dir.expanduser()
         if path.exists() and not path.is_dir():
-            raise CheckpointError(f"--run {path}: is a file, not a run directory "
-                                  f"(use --checkpoint for a file)")
+            raise CheckpointError(
+                f"--run {path}: is a file, not a run directory (use --checkpoint for a file)"
+            )
         if not path.exists():
             raise CheckpointError(f"--run {path}: no such run directory")
         return path
@@ -174,8 +202,7 @@ def _plain(loaded: Any, prompt: str, length: int, sampling: Any) -> None:
     out.flush()
 
 
-def _explained(loaded: Any, prompt: str, length: int, sampling: Any, k: int,
-               as_json: bool) -> None:
+def _explained(loaded: Any, prompt: str, length: int, sampling: Any, k: int, as_json: bool) -> None:
     """A table (or a JSON object) per step, then the text after the tables."""
     from engine.generation import Generation
 
@@ -204,8 +231,12 @@ def _step_object(gen: Any, step: Any, rows: list[Any], k: int) -> dict[str, Any]
         "chosen_id": step.chosen,
         "how": step.how,
         "candidates": [
-            {"token": r.char, "id": r.token, "prob": round(r.prob, 6),
-             "sampled_prob": round(r.shaped, 6)}
+            {
+                "token": r.char,
+                "id": r.token,
+                "prob": round(r.prob, 6),
+                "sampled_prob": round(r.shaped, 6),
+            }
             for r in rows[:k]
         ],
         "entropy_bits": round(step.entropy_bits, 6),
@@ -220,17 +251,23 @@ def _step_object(gen: Any, step: Any, rows: list[Any], k: int) -> dict[str, Any]
 def _write_table(out: TextIO, gen: Any, step: Any, rows: list[Any]) -> None:
     ch = visible(gen.tokenizer.chars[step.chosen])
     if step.draw is not None:
-        how = (f"drew {ch!r} (id {step.chosen}): u = {step.draw.u:.4f} fell in "
-               f"[{step.draw.low:.4f}, {step.draw.high:.4f})")
+        how = (
+            f"drew {ch!r} (id {step.chosen}): u = {step.draw.u:.4f} fell in "
+            f"[{step.draw.low:.4f}, {step.draw.high:.4f})"
+        )
     else:
         how = f"{step.how} {ch!r} (id {step.chosen})"
-    out.write(f"step {step.index + 1}: {how}; entropy {step.entropy_bits:.2f} bits, "
-              f"surprisal {step.surprisal_bits:.2f} bits\n")
+    out.write(
+        f"step {step.index + 1}: {how}; entropy {step.entropy_bits:.2f} bits, "
+        f"surprisal {step.surprisal_bits:.2f} bits\n"
+    )
     out.write("  rank  char    id    prob  sampled  interval\n")
     for r in rows:
         interval = "removed" if r.filtered else f"{r.cum_low:.3f}-{r.cum_high:.3f}"
         bar = "█" * round(r.prob * 20)
         mark = " <" if r.chosen else ""
-        out.write(f"  {r.rank:>4}  {visible(r.char):<4} {r.token:>4}  {r.prob:.4f}   "
-                  f"{r.shaped:.4f}  {interval:<11} {bar}{mark}\n")
+        out.write(
+            f"  {r.rank:>4}  {visible(r.char):<4} {r.token:>4}  {r.prob:.4f}   "
+            f"{r.shaped:.4f}  {interval:<11} {bar}{mark}\n"
+        )
     out.write("\n")

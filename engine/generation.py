@@ -138,8 +138,10 @@ class Generation:
         ids = self.tokenizer.encode(text)
         self.note = ""
         if len(ids) > self.block_size:
-            self.note = (f"the prompt has {len(ids)} characters; the model sees only the "
-                         f"last {self.block_size}, so it was cut to those")
+            self.note = (
+                f"the prompt has {len(ids)} characters; the model sees only the "
+                f"last {self.block_size}, so it was cut to those"
+            )
             ids = ids[-self.block_size :]
         self.prompt = ids
         self.reset()
@@ -202,19 +204,32 @@ class Generation:
             if r >= k and tok != step.chosen:
                 continue
             low, high = spans.get(tok, (0.0, 0.0))
-            out.append(Candidate(
-                rank=r + 1, token=tok, char=self.tokenizer.chars[tok],
-                prob=float(step.probs[tok]), shaped=float(step.shaped[tok]),
-                cum_low=low, cum_high=high, chosen=tok == step.chosen,
-            ))
+            out.append(
+                Candidate(
+                    rank=r + 1,
+                    token=tok,
+                    char=self.tokenizer.chars[tok],
+                    prob=float(step.probs[tok]),
+                    shaped=float(step.shaped[tok]),
+                    cum_low=low,
+                    cum_high=high,
+                    chosen=tok == step.chosen,
+                )
+            )
         return out
 
     def _truncate(self, at: int) -> None:
         """Make step `at` pending again, dropping everything after it."""
         del self.steps[at + 1 :]
         step = self.steps[at]
-        self.steps[at] = replace(step, chosen=None, how="", draw=None, sampling=self.sampling,
-                                 shaped=self._shape(step.logits))
+        self.steps[at] = replace(
+            step,
+            chosen=None,
+            how="",
+            draw=None,
+            sampling=self.sampling,
+            shaped=self._shape(step.logits),
+        )
         self.stepper.truncate(len(self.prompt) + at)
 
     def _choose(self, step: Step, token: int, how: str, d: Draw | None) -> Step:
@@ -226,9 +241,15 @@ class Generation:
         ids = self.stepper.ids
         probs = F.softmax(out.logits.double(), dim=-1).float()
         return Step(
-            index=index, start=out.start, context=ids[out.start : out.start + out.length],
-            logits=out.logits, probs=probs, shaped=self._shape(out.logits),
-            sampling=self.sampling, attention=out.attention, recomputed=out.recomputed,
+            index=index,
+            start=out.start,
+            context=ids[out.start : out.start + out.length],
+            logits=out.logits,
+            probs=probs,
+            shaped=self._shape(out.logits),
+            sampling=self.sampling,
+            attention=out.attention,
+            recomputed=out.recomputed,
             entropy_bits=entropy_bits(probs),
         )
 
@@ -267,9 +288,7 @@ def next_probs(model: GPT, tokenizer: CharTokenizer, prompt: str) -> torch.Tenso
     return F.softmax(out.logits.double(), dim=-1)
 
 
-def compare(
-    a: tuple[GPT, CharTokenizer, str], b: tuple[GPT, CharTokenizer, str]
-) -> Comparison:
+def compare(a: tuple[GPT, CharTokenizer, str], b: tuple[GPT, CharTokenizer, str]) -> Comparison:
     """The next-character distributions for (model, tokenizer, prompt) a and b, and their KL.
 
     Two checkpoints may know different characters: then both distributions are restricted to
@@ -286,6 +305,8 @@ def compare(
     qb = pb[[tb.stoi[ch] for ch in shared]]
     qa, qb = qa / qa.sum(), qb / qb.sum()
     left = len(set(ta.chars) ^ set(tb.chars))
-    note = f"the vocabularies differ: compared on the {len(shared)} shared characters " \
-           f"({left} left out), renormalised"
+    note = (
+        f"the vocabularies differ: compared on the {len(shared)} shared characters "
+        f"({left} left out), renormalised"
+    )
     return Comparison("".join(shared), qa, qb, kl_bits(qa, qb), kl_bits(qb, qa), note)

@@ -12,8 +12,6 @@ trainer's lock; the UI thread only draws.
     DashboardApp(run_dir=path, read_only=True)        watch a run: no training controls
 """
 
-import os
-import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,7 +30,7 @@ from engine.control import send_command
 from engine.events import CheckpointEvent, Event, PausedEvent, ResumedEvent, StartEvent
 from engine.run_dir import RunDir
 from engine.runs import list_runs
-from engine.settings import load_settings, read_layer, save_layer
+from engine.settings import Settings, UISettings, load_settings, read_layer, save_layer
 from tui.attach_modal import AttachModal
 from tui.generation_screen import GenerationScreen
 from tui.help_screen import HelpScreen
@@ -114,8 +112,10 @@ class DashboardApp(App[None]):
         self._show([], new_start=True)
         live = [r for r in list_runs(self.runs_root) if r.alive] if self.offer_attach else []
         if live and (self.launch is None or self.launch.resume is None):
-            self.push_screen(AttachModal(live, self.clock()),
-                             lambda choice: self._attach_or_start(choice, live[0].path))
+            self.push_screen(
+                AttachModal(live, self.clock()),
+                lambda choice: self._attach_or_start(choice, live[0].path),
+            )
         elif self.launch is not None:
             self.start_run(self.launch)
         elif self.initial_run is not None:
@@ -134,9 +134,13 @@ class DashboardApp(App[None]):
         return self.get_screen_stack("training")[0]  # type: ignore[return-value]
 
     def _panels(self) -> TrainingScreen | None:
-        """The training screen, or None while the app is shutting down."""
-        stack = self._screen_stacks.get("training") or [None]
-        return stack[0] if isinstance(stack[0], TrainingScreen) and not self._exit else None
+        """The training screen, or None before it is composed and once the app is closing."""
+        try:
+            stack = self.get_screen_stack("training")
+        except KeyError:
+            return None
+        screen = stack[0] if stack else None
+        return screen if isinstance(screen, TrainingScreen) and screen.ready else None
 
     # --- following a run ---------------------------------------------------------------
 
@@ -204,8 +208,9 @@ class DashboardApp(App[None]):
         self._take(message.session.drain())
         entries = self.state.trainer_gone(message.reason, self.clock())
         if entries:
-            self.notify(message.reason, title=f"{self.state.name} failed", severity="error",
-                        timeout=10)
+            self.notify(
+                message.reason, title=f"{self.state.name} failed", severity="error", timeout=10
+            )
         self._show(entries)
         self.refresh_bindings()
 
@@ -229,11 +234,15 @@ class DashboardApp(App[None]):
         if state is None or was in ("done", "stopped", "failed"):
             return
         if state.state == "failed":
-            self.notify(state.failure or "", title=f"{state.name} failed", severity="error",
-                        timeout=10)
+            self.notify(
+                state.failure or "", title=f"{state.name} failed", severity="error", timeout=10
+            )
         elif state.state in ("done", "stopped"):
-            self.notify(f"{state.name} {state.state} at step {state.step:,}; its checkpoint is "
-                        "ready for the generation pane (g)", title="Run ended")
+            self.notify(
+                f"{state.name} {state.state} at step {state.step:,}; its checkpoint is "
+                "ready for the generation pane (g)",
+                title="Run ended",
+            )
 
     def _show(self, entries: list[LogEntry], new_start: bool = False) -> None:
         if panels := self._panels():
@@ -250,8 +259,12 @@ class DashboardApp(App[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title="Following the run stopped",
-                        severity="error", timeout=10)
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title="Following the run stopped",
+                severity="error",
+                timeout=10,
+            )
 
     # --- controls ----------------------------------------------------------------------
 
@@ -270,8 +283,11 @@ class DashboardApp(App[None]):
         if action == "mode":
             return parameters[:1] != (self.current_mode,)
         if action in CONTROL_ACTIONS:
-            return True if self.state is not None and self.state.alive and \
-                not self.state.ended else None
+            return (
+                True
+                if self.state is not None and self.state.alive and not self.state.ended
+                else None
+            )
         return True
 
     def _send(self, command: str, text: str) -> None:
@@ -280,19 +296,22 @@ class DashboardApp(App[None]):
         try:
             send_command(self.session.run.control, command)
         except OSError as exc:
-            self.notify(f"{self.session.run.control}: {exc.strerror}", severity="error",
-                        title=f"Cannot {command}")
+            self.notify(
+                f"{self.session.run.control}: {exc.strerror}",
+                severity="error",
+                title=f"Cannot {command}",
+            )
             return
         self._log(text)
 
     def action_toggle_pause(self) -> None:
         if self.state is None:
             return
-        paused = self.state.state == "paused" if self._pause_wanted is None \
-            else self._pause_wanted
+        paused = self.state.state == "paused" if self._pause_wanted is None else self._pause_wanted
         self._pause_wanted = not paused
-        self._send("resume" if paused else "pause",
-                   "resume requested" if paused else "pause requested")
+        self._send(
+            "resume" if paused else "pause", "resume requested" if paused else "pause requested"
+        )
 
     def action_stop(self) -> None:
         if self.session is None or self.state is None:
@@ -332,8 +351,9 @@ class DashboardApp(App[None]):
             self.notify(str(exc), title="Cannot open", severity="error")
             return
         if self.trainer_running() and self.session and self.session.run.path != path:
-            self.notify(f"{self.session.run.name} keeps training; o opens it again",
-                        title="Still training")
+            self.notify(
+                f"{self.session.run.name} keeps training; o opens it again", title="Still training"
+            )
         self.follow(path)
 
     def action_new_run(self) -> None:
@@ -342,8 +362,10 @@ class DashboardApp(App[None]):
             return
         note = ""
         if self.trainer_running() and self.state is not None:
-            note = (f"{self.state.name} is training: starting this run stops it first "
-                    "(it saves a checkpoint and can be resumed).")
+            note = (
+                f"{self.state.name} is training: starting this run stops it first "
+                "(it saves a checkpoint and can be resumed)."
+            )
         self.push_screen(SettingsScreen(settings, new_run=True, note=note), self._form_done)
 
     def action_settings(self) -> None:
@@ -351,7 +373,7 @@ class DashboardApp(App[None]):
         if settings is not None:
             self.push_screen(SettingsScreen(settings, new_run=False))
 
-    def _form_settings(self, from_run: bool = True):
+    def _form_settings(self, from_run: bool = True) -> Settings | None:
         """The current run's settings for a new run (else the user's), or None with a notice."""
         if from_run and self.session is not None:
             try:
@@ -364,7 +386,7 @@ class DashboardApp(App[None]):
             self.notify(str(exc), title="Settings file", severity="error", timeout=10)
             return None
 
-    def _form_done(self, settings) -> None:
+    def _form_done(self, settings: Settings | None) -> None:
         if settings is None:
             return
         launch = Launch(settings=settings)
@@ -379,31 +401,27 @@ class DashboardApp(App[None]):
             self.exit()
             return
         total = f"/{self.state.max_steps:,}" if self.state.max_steps else ""
-        self.push_screen(QuitModal(self.state.name, f"step {self.state.step:,}{total}"),
-                         self._quit_chosen)
+        self.push_screen(
+            QuitModal(self.state.name, f"step {self.state.step:,}{total}"), self._quit_chosen
+        )
 
     def _quit_chosen(self, choice: str | None) -> None:
         if choice == "leave":
             self.exit()
         elif choice == "stop" and self.session is not None:
-            self.notify("Saving a checkpoint and stopping the trainer…", title="Stopping",
-                        timeout=30)
+            self.notify(
+                "Saving a checkpoint and stopping the trainer…", title="Stopping", timeout=30
+            )
             self._stop_then(self.session, self.exit)
 
     @work(thread=True, exit_on_error=False, group="stop")
     def _stop_then(self, session: FollowSession, then: Callable[[], object]) -> None:
         """Stop the session's trainer (waiting for its checkpoint), then run `then` in the UI."""
-        if session.process is not None and session.process.poll() is None:
-            # A child still importing torch has no signal handler yet and simply ends; later,
-            # SIGTERM asks for the same save-and-stop as the control file.
-            try:
-                os.kill(session.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         clean = stop_trainer(session.run, session.process)
         if not clean:
-            self.call_from_thread(self.notify, "the trainer did not stop in time and was killed",
-                                  severity="warning")
+            self.call_from_thread(
+                self.notify, "the trainer did not stop in time and was killed", severity="warning"
+            )
         self.call_from_thread(then)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -413,13 +431,18 @@ class DashboardApp(App[None]):
             action, _, rest = binding.action.partition("(")
             parameters = (rest.strip("')"),) if rest else ()
             if binding.tooltip and self.check_action(action, parameters):
-                yield SystemCommand(binding.tooltip, f"key: {binding.key_display or binding.key}",
-                                    lambda a=binding.action: self.run_action(a))
-        yield SystemCommand("Settings", "Edit and save your default settings",
-                            self.action_settings)
+                yield SystemCommand(
+                    binding.tooltip,
+                    f"key: {binding.key_display or binding.key}",
+                    lambda a=binding.action: self.run_action(a),
+                )
+        yield SystemCommand("Settings", "Edit and save your default settings", self.action_settings)
         if isinstance(screen, TrainingScreen):
-            yield SystemCommand("Log scale", "Loss chart on a log scale, or back (key: l)",
-                                screen.action_toggle_log_scale)
+            yield SystemCommand(
+                "Log scale",
+                "Loss chart on a log scale, or back (key: l)",
+                screen.action_toggle_log_scale,
+            )
 
     # --- theme -------------------------------------------------------------------------
 
@@ -432,8 +455,11 @@ class DashboardApp(App[None]):
         if theme in self.available_themes:
             self.theme = theme
         else:
-            self.notify(f"[ui] theme = {theme!r} is not a known theme; using {self.theme}",
-                        title="Settings file", severity="warning")
+            self.notify(
+                f"[ui] theme = {theme!r} is not a known theme; using {self.theme}",
+                title="Settings file",
+                severity="warning",
+            )
 
     def preview_theme(self, name: str) -> None:
         """Show a theme without saving it (the settings form, as the user browses)."""
@@ -457,7 +483,7 @@ class DashboardApp(App[None]):
         path = paths.settings_path()
         try:
             layer = read_layer(path)
-            if layer.get("ui", {}).get("theme", "textual-dark") == name:
+            if layer.get("ui", {}).get("theme", UISettings().theme) == name:
                 return
             layer.setdefault("ui", {})["theme"] = name
             save_layer(path, layer)

@@ -29,13 +29,20 @@ class AttachModal(ModalScreen[str]):
         others = len(self.live) - 1
         more = f" {others} more run(s) are training too; [b]o[/b] lists them." if others else ""
         with Vertical(classes="dialog"):
-            yield Static(Content.from_markup("[b]$name[/b] is still training", name=run.name),
-                         classes="dialog-title")
-            yield Static(Content.from_markup(
-                f"$state, {steps}, preset $preset, last event "
-                f"{format_age(run.age(self.now))} ago.{more}\n\nAttach to it (all controls "
-                "work), or start a new run beside it? Two runs share the same processors.",
-                state=run.state, preset=run.preset or "?"), classes="dialog-body")
+            yield Static(
+                Content.from_markup("[b]$name[/b] is still training", name=run.name),
+                classes="dialog-title",
+            )
+            yield Static(
+                Content.from_markup(
+                    f"$state, {steps}, preset $preset, last event "
+                    f"{format_age(run.age(self.now))} ago.{more}\n\nAttach to it (all controls "
+                    "work), or start a new run beside it? Two runs share the same processors.",
+                    state=run.state,
+                    preset=run.preset or "?",
+                ),
+                classes="dialog-body",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("a  Attach", id="attach", variant="primary")
                 yield Button("n  New run anyway", id="new")

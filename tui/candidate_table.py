@@ -2,11 +2,14 @@
 
 import math
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from data.tokenizer import visible
@@ -17,7 +20,10 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 class CandidateTable(Widget, can_focus=True):
-    """Top candidates with raw and sampled probabilities; the drawn one highlighted."""
+    """Top candidates with raw and sampled probabilities; the drawn one highlighted.
+
+    Drawn line by line from segments (Textual's line API), which keeps a step's repaint cheap.
+    """
 
     COMPONENT_CLASSES = {
         "candidate-table--header",
@@ -49,16 +55,21 @@ class CandidateTable(Widget, can_focus=True):
         self.rows: list[Candidate] = []
         self.pending = True
         self.placeholder = "No model loaded."
+        self._lines: list[Strip] = []
+        self._built_for = -1
 
     def show(self, step: Step, rows: list[Candidate], pending: bool) -> None:
         """Display step's candidates; pending means its character is still to be chosen."""
+        lines_before = self._line_count()
         self.step, self.rows, self.pending = step, rows, pending
         self.cursor = min(self.cursor, max(len(rows) - 1, 0))
-        self.refresh(layout=True)
+        self._built_for = -1
+        self.refresh(layout=self._line_count() != lines_before)
 
     def clear(self, placeholder: str) -> None:
         """Show a line of text instead of a step."""
         self.step, self.rows, self.placeholder = None, [], placeholder
+        self._built_for = -1
         self.refresh(layout=True)
 
     def action_cursor(self, delta: int) -> None:
@@ -70,38 +81,72 @@ class CandidateTable(Widget, can_focus=True):
             self.post_message(self.Picked(self.cursor))
 
     def watch_cursor(self) -> None:
+        self._built_for = -1
         self.refresh()
 
-    def render(self) -> Text:
-        if self.step is None:
-            return Text(self.placeholder)
-        step = self.step
-        note = self.get_component_rich_style("candidate-table--note")
-        out = Text(no_wrap=True, overflow="ellipsis")
-        out.append_text(self._title(step, note))
-        out.append("\n")
-        out.append(self._facts(step))
-        out.append("\n")
-        out.append(f"  {'#':>2} {'ch':<3} {'id':>3} {'p':>5} {'p′':>5} {'interval':<9} bar\n",
-                   self.get_component_rich_style("candidate-table--header"))
-        for i, row in enumerate(self.rows):
-            out.append_text(self._row(i, row))
-            if i < len(self.rows) - 1:
-                out.append("\n")
-        return out
+    def on_focus(self) -> None:
+        self.watch_cursor()
 
-    def _title(self, step: Step, note: Style) -> Text:
-        title = Text(f"Step {step.index + 1} · ")
+    def on_blur(self) -> None:
+        self.watch_cursor()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._built_for = -1  # the theme's colours are baked into the lines
+
+    def _line_count(self) -> int:
+        return 3 + len(self.rows) if self.step is not None else 1
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self.step is None:
+            return len(Text(self.placeholder).wrap(self.app.console, max(width, 1)))
+        return self._line_count()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._built_for != width:
+            self._lines = self._build(width)
+            self._built_for = width
+        return self._lines[y] if y < len(self._lines) else Strip.blank(width, self.rich_style)
+
+    def _build(self, width: int) -> list[Strip]:
+        """The title, the facts line, the header and a line per candidate."""
+        base = self.rich_style
+        if self.step is None:
+            wrapped = Text(self.placeholder, style=base).wrap(self.app.console, max(width, 1))
+            return [
+                Strip(line.render(self.app.console)).adjust_cell_length(width, base)
+                for line in wrapped
+            ]
+        step = self.step
+        styles = {
+            name: base + self.get_component_rich_style(f"candidate-table--{name}")
+            for name in ("header", "chosen", "filtered", "cursor", "bar", "note")
+        }
+        header = f"  {'#':>2} {'ch':<3} {'id':>3} {'p':>5} {'p′':>5} {'interval':<9} bar"
+        lines = [
+            self._title(step, base, styles["note"]),
+            [Segment(self._facts(step), base)],
+            [Segment(header, styles["header"])],
+        ]
+        lines.extend(self._row(i, row, base, styles) for i, row in enumerate(self.rows))
+        return [Strip(segments).crop_extend(0, width, base) for segments in lines]
+
+    def _title(self, step: Step, base: Style, note: Style) -> list[Segment]:
+        title = [Segment(f"Step {step.index + 1} · ", base)]
+        ch = visible(self._char(step.chosen)) if step.chosen is not None else ""
         if self.pending:
-            title.append("next: space draws, 1-0 picks", note)
+            title.append(Segment("next: space draws, 1-0 picks", note))
         elif step.draw is not None:
-            ch = visible(self._char(step.chosen))
-            title.append(f"drew {ch!r}: u={_short(step.draw.u, 4)} in "
-                         f"[{_short(step.draw.low)}, {_short(step.draw.high)})", note)
+            d = step.draw
+            title.append(
+                Segment(
+                    f"drew {ch!r}: u={_short(d.u, 4)} in [{_short(d.low)}, {_short(d.high)})", note
+                )
+            )
         else:
-            ch = visible(self._char(step.chosen))
             word = "greedy: took the most likely" if step.how == "greedy" else "you picked"
-            title.append(f"{word} {ch!r}", note)
+            title.append(Segment(f"{word} {ch!r}", note))
         return title
 
     def _facts(self, step: Step) -> str:
@@ -114,23 +159,27 @@ class CandidateTable(Widget, can_focus=True):
             facts += f" · surprisal {'∞' if math.isinf(surprisal) else f'{surprisal:.2f}'}"
         return f"{facts} · {shaping}"
 
-    def _row(self, i: int, row: Candidate) -> Text:
-        style = ""
+    def _row(self, i: int, row: Candidate, base: Style, styles: dict[str, Style]) -> list[Segment]:
+        style = base
         if row.filtered:
-            style = self.get_component_rich_style("candidate-table--filtered")
+            style = styles["filtered"]
         if row.chosen:
-            style = self.get_component_rich_style("candidate-table--chosen")
+            style = styles["chosen"]
         cursor = i == self.cursor and self.has_focus
         if cursor:
-            style = self.get_component_rich_style("candidate-table--cursor")
+            style = styles["cursor"]
         marker = "▶" if row.chosen else (">" if cursor else " ")
         shaped = "  -  " if row.filtered else f"{row.shaped:5.3f}"
         interval = "removed" if row.filtered else f"{_short(row.cum_low)}-{_short(row.cum_high)}"
-        line = Text(f"{marker} {row.rank:>2} {visible(row.char):<3} {row.token:>3} "
-                    f"{row.prob:5.3f} {shaped} {interval:<9} ", style=style)
-        bar_style = style or self.get_component_rich_style("candidate-table--bar")
-        line.append(_bar(row.prob if row.filtered else row.shaped), bar_style)
-        return line
+        text = (
+            f"{marker} {row.rank:>2} {visible(row.char):<3} {row.token:>3} "
+            f"{row.prob:5.3f} {shaped} {interval:<9} "
+        )
+        bar_style = style if style is not base else styles["bar"]
+        return [
+            Segment(text, style),
+            Segment(_bar(row.prob if row.filtered else row.shaped), bar_style),
+        ]
 
     def _char(self, token: int | None) -> str:
         for row in self.rows:

@@ -58,8 +58,12 @@ class EventLog(VerticalScroll):
         for entry in self.entries:
             wrapped = textwrap.wrap(entry.text, text_width) or [""]
             body = ("\n" + " " * STEP_WIDTH).join(wrapped)
-            lines.append(Content.assemble((f"{entry.step:>{STEP_WIDTH - 1},} ", "$text-muted"),
-                                          (body, KIND_STYLES[entry.kind])))
+            lines.append(
+                Content.assemble(
+                    (f"{entry.step:>{STEP_WIDTH - 1},} ", "$text-muted"),
+                    (body, KIND_STYLES[entry.kind]),
+                )
+            )
         self.query_one("#log-text", Static).update(Content("\n").join(lines))
         if following:
             self.call_after_refresh(self.scroll_end, animate=False)

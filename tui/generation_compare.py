@@ -1,5 +1,6 @@
 """Two prompts, or one prompt on two checkpoints: next-character distributions and their KL."""
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,16 +36,24 @@ class GenerationCompare(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="compare-row"):
             yield Label("A prompt ", classes="compare-label")
-            yield Input(self.initial[0], id="compare-a", compact=True,
-                        placeholder="text; \\n is a newline")
+            yield Input(
+                self.initial[0], id="compare-a", compact=True, placeholder="text; \\n is a newline"
+            )
         with Horizontal(classes="compare-row"):
             yield Label("B prompt ", classes="compare-label")
-            yield Input(self.initial[1], id="compare-b", compact=True,
-                        placeholder="empty: the same as A (to compare two models)")
+            yield Input(
+                self.initial[1],
+                id="compare-b",
+                compact=True,
+                placeholder="empty: the same as A (to compare two models)",
+            )
         with Horizontal(classes="compare-row"):
             yield Label("B model  ", classes="compare-label")
-            yield Input(id="compare-model", compact=True,
-                        placeholder="empty: the same model; or a checkpoint file or run folder")
+            yield Input(
+                id="compare-model",
+                compact=True,
+                placeholder="empty: the same model; or a checkpoint file or run folder",
+            )
         yield Static("Type prompt B, or a second model, and press enter.", id="compare-result")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -53,9 +62,13 @@ class GenerationCompare(Vertical):
 
     def request(self) -> None:
         """Ask the pane to compare what the fields hold now."""
-        self.post_message(self.Requested(self.query_one("#compare-a", Input).value,
-                                         self.query_one("#compare-b", Input).value,
-                                         self.query_one("#compare-model", Input).value.strip()))
+        self.post_message(
+            self.Requested(
+                self.query_one("#compare-a", Input).value,
+                self.query_one("#compare-b", Input).value,
+                self.query_one("#compare-model", Input).value.strip(),
+            )
+        )
 
     def show_result(self, result: Comparison, title_a: str, title_b: str) -> None:
         """Both distributions' top characters side by side, and the divergences."""
@@ -64,17 +77,19 @@ class GenerationCompare(Vertical):
         table.add_column()
         table.add_column()
         table.add_row(Text(title_a, style="bold"), Text(title_b, style="bold"))
-        table.add_row(_top(result.chars, result.probs_a.tolist()),
-                      _top(result.chars, result.probs_b.tolist()))
+        table.add_row(
+            _top(result.chars, result.probs_a.tolist()), _top(result.chars, result.probs_b.tolist())
+        )
         tv = 0.5 * float((result.probs_a - result.probs_b).abs().sum())
-        summary = Text(f"KL(A‖B) = {_bits(result.kl_ab)} bits · KL(B‖A) = {_bits(result.kl_ba)}"
-                       f" bits · total variation {tv:.3f}")
+        summary = Text(
+            f"KL(A‖B) = {_bits(result.kl_ab)} bits · KL(B‖A) = {_bits(result.kl_ba)}"
+            f" bits · total variation {tv:.3f}"
+        )
         if result.note:
             summary.append(f"\n{result.note}", style="italic")
-        table.add_row(summary, "")
         result_view = self.query_one("#compare-result", Static)
         result_view.remove_class("-error")
-        result_view.update(table)
+        result_view.update(Group(table, summary))
 
     def show_error(self, message: str) -> None:
         """A problem with the fields (unknown characters, an unusable checkpoint)."""

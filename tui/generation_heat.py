@@ -12,8 +12,9 @@ def ramp(base: Color, low: Color, high: Color, strength: float = 1.0) -> list[St
     for i in range(LEVELS):
         shade = low.blend(high, i / (LEVELS - 1))
         background = base.blend(shade, strength)
-        styles.append(Style(bgcolor=background.rich_color,
-                            color=background.get_contrast_text(1.0).rich_color))
+        styles.append(
+            Style(bgcolor=background.rich_color, color=background.get_contrast_text(1.0).rich_color)
+        )
     return styles
 
 

@@ -62,7 +62,7 @@ the same seed gives the same text as `minigpt-tui generate --seed`.
 | `x` | reset to the prompt |
 | `r` | reload the model (the run's latest checkpoint) |
 | `v` | compare view on or off |
-| `i` / `s` | edit the prompt / the settings; `escape` leaves a field |
+| `i` | edit the prompt; `tab` moves on to the settings fields, `escape` leaves a field |
 | `?` | this help |
 """
 

@@ -72,8 +72,13 @@ class GenerationScreen(Screen):
     AUTO_FOCUS = "#gen-candidates"
     BINDINGS = [
         Binding("space", "step", "Step", tooltip="Draw the next character"),
-        Binding("1", "pick(1)", "Pick", key_display="1…0",
-                tooltip="Take candidate 1-9, or 0 for the tenth, instead of drawing"),
+        Binding(
+            "1",
+            "pick(1)",
+            "Pick",
+            key_display="1…0",
+            tooltip="Take candidate 1-9, or 0 for the tenth, instead of drawing",
+        ),
         *(Binding(key, f"pick({n})", show=False) for n, key in enumerate(PICK_KEYS[1:], 2)),
         Binding("backspace", "back", "Back", tooltip="Undo the last character"),
         Binding("left", "select(-1)", "Earlier", show=False),
@@ -84,8 +89,13 @@ class GenerationScreen(Screen):
         Binding("minus", "speed(-1)", "Slower", show=False),
         Binding("g", "greedy", "Greedy", tooltip="Greedy decoding on or off (temperature 0)"),
         Binding("v", "compare", "Compare", tooltip="Two prompts or two checkpoints side by side"),
-        Binding("question_mark", "help", "Help", key_display="?",
-                tooltip="What the generation pane shows"),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            key_display="?",
+            tooltip="What the generation pane shows",
+        ),
         Binding("x", "reset", "Reset", tooltip="Back to the prompt alone"),
         Binding("r", "reload", "Reload", tooltip="Load the model again (latest checkpoint)"),
         Binding("i", "edit_prompt", "Prompt", show=False),
@@ -116,14 +126,25 @@ class GenerationScreen(Screen):
         yield Header()
         with Horizontal(id="gen-prompt-row"):
             yield Label("Prompt ", classes="gen-label")
-            yield Input(escape(self.prompt), id="gen-prompt", compact=True, select_on_focus=False,
-                        placeholder="text to continue; \\n is a newline; enter applies")
+            yield Input(
+                escape(self.prompt),
+                id="gen-prompt",
+                compact=True,
+                select_on_focus=False,
+                placeholder="text to continue; \\n is a newline; enter applies",
+            )
         yield Static(id="gen-tokens")
         with Horizontal(id="gen-settings"):
             for label, name, value, check in self._fields():
                 yield Label(label, classes="gen-label")
-                yield Input(value, id=f"gen-{name}", compact=True, classes="gen-setting",
-                            validators=[check], validate_on=["changed", "submitted"])
+                yield Input(
+                    value,
+                    id=f"gen-{name}",
+                    compact=True,
+                    classes="gen-setting",
+                    validators=[check],
+                    validate_on=["changed", "submitted"],
+                )
             yield Static(id="gen-state")
         with ContentSwitcher(initial="gen-main", id="gen-body"):
             with Vertical(id="gen-main"):
@@ -139,12 +160,24 @@ class GenerationScreen(Screen):
     def _fields(self) -> list[tuple[str, str, str, Function]]:
         s = self.sampling
         return [
-            ("temp ", "temperature", f"{s.temperature:g}",
-             Function(_is_temperature, "temperature: 0 (greedy) or a positive number")),
-            (" top-k ", "top-k", str(s.top_k),
-             Function(_is_top_k, "top-k: a whole number, 1 or more (0 keeps all)")),
-            (" top-p ", "top-p", f"{s.top_p:g}",
-             Function(_is_top_p, "top-p: a number above 0 and at most 1")),
+            (
+                "temp ",
+                "temperature",
+                f"{s.temperature:g}",
+                Function(_is_temperature, "temperature: 0 (greedy) or a positive number"),
+            ),
+            (
+                " top-k ",
+                "top-k",
+                str(s.top_k),
+                Function(_is_top_k, "top-k: a whole number, 1 or more (0 keeps all)"),
+            ),
+            (
+                " top-p ",
+                "top-p",
+                f"{s.top_p:g}",
+                Function(_is_top_p, "top-p: a number above 0 and at most 1"),
+            ),
             (" seed ", "seed", str(s.seed), Function(_is_seed, "seed: a whole number, 0 or more")),
             (" run ", "run", "20", Function(_is_count, "run: a whole number of steps, 1 or more")),
         ]
@@ -171,6 +204,9 @@ class GenerationScreen(Screen):
         if path is not None:
             self._load(Path(path), "main")
 
+    def on_screen_suspend(self) -> None:
+        self._stop()  # no playing on behind the training dashboard
+
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < COMPACT_BELOW, "-compact")
 
@@ -184,8 +220,13 @@ class GenerationScreen(Screen):
         if role == "main":
             self.path = path
             self.sub_title = f"loading {path}"
-        self.run_worker(partial(self._load_in_thread, path, role), thread=True,
-                        exclusive=True, group=f"load-{role}", exit_on_error=False)
+        self.run_worker(
+            partial(self._load_in_thread, path, role),
+            thread=True,
+            exclusive=True,
+            group=f"load-{role}",
+            exit_on_error=False,
+        )
 
     def _load_in_thread(self, path: Path, role: str) -> None:
         worker = get_current_worker()
@@ -200,8 +241,11 @@ class GenerationScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(f"{type(event.worker.error).__name__}: {event.worker.error}",
-                        title="Loading failed", severity="error")
+            self.notify(
+                f"{type(event.worker.error).__name__}: {event.worker.error}",
+                title="Loading failed",
+                severity="error",
+            )
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.role == "compare":
@@ -214,8 +258,10 @@ class GenerationScreen(Screen):
         self.gen = Generation(message.loaded.model, message.loaded.tokenizer, self.sampling)
         if not self._apply_prompt(self.prompt, quiet=True):
             self.gen = None
-            self._placeholder("The prompt does not suit this model (see above it): edit it "
-                              "with i, then press enter.")
+            self._placeholder(
+                "The prompt does not suit this model (see above it): edit it "
+                "with i, then press enter."
+            )
         self._show_state()
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
@@ -249,7 +295,8 @@ class GenerationScreen(Screen):
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
         if event.input.has_class("gen-setting") and self._read_fields(quiet=True) not in (
-            None, self.sampling
+            None,
+            self.sampling,
         ):
             self._apply_settings()
 
@@ -286,8 +333,11 @@ class GenerationScreen(Screen):
             view.update(f"Not in the model's vocabulary: {names} (remove to continue).")
             return
         block = self.loaded.model.config.block_size if self.loaded else len(text)
-        shown = Text(f"{len(text)} chars: " if len(text) <= block else
-                     f"{len(text)} chars, cut to the last {block}: ")
+        shown = Text(
+            f"{len(text)} chars: "
+            if len(text) <= block
+            else f"{len(text)} chars, cut to the last {block}: "
+        )
         for ch in text[-block:]:
             shown.append(visible(ch), "bold")
             if tokenizer:
@@ -303,12 +353,17 @@ class GenerationScreen(Screen):
             result = field.validate(field.value)
             if result is not None and not result.is_valid:
                 if not quiet:
-                    self.notify(" ".join(result.failure_descriptions), title="Not applied",
-                                severity="error")
+                    self.notify(
+                        " ".join(result.failure_descriptions), title="Not applied", severity="error"
+                    )
                 return None
             values[name] = field.value.strip()
-        return Sampling(float(values["temperature"]), int(values["top-k"]),
-                        float(values["top-p"]), int(values["seed"]))
+        return Sampling(
+            float(values["temperature"]),
+            int(values["top-k"]),
+            float(values["top-p"]),
+            int(values["seed"]),
+        )
 
     def _apply_settings(self) -> bool:
         sampling = self._read_fields()
@@ -331,8 +386,10 @@ class GenerationScreen(Screen):
         try:
             layer = read_layer(path)
             layer.setdefault("sample", {}).update(
-                temperature=self.sampling.temperature, top_k=self.sampling.top_k,
-                top_p=self.sampling.top_p, seed=self.sampling.seed,
+                temperature=self.sampling.temperature,
+                top_k=self.sampling.top_k,
+                top_p=self.sampling.top_p,
+                seed=self.sampling.seed,
             )
             save_layer(path, layer)
         except (SettingsError, OSError) as exc:
@@ -443,8 +500,9 @@ class GenerationScreen(Screen):
     def action_reload(self) -> None:
         path = self.model_source or getattr(self.app, "model_path", None) or self.path
         if path is None:
-            self.notify("No model to load: train a run, or open a checkpoint with o.",
-                        severity="warning")
+            self.notify(
+                "No model to load: train a run, or open a checkpoint with o.", severity="warning"
+            )
             return
         self._load(Path(path), "main")
 
@@ -468,10 +526,10 @@ class GenerationScreen(Screen):
             self.query_one(CandidateTable).focus()
             return
         switcher.current = "gen-compare"
-        self.query_one("#compare-b", Input).focus()
-        view = self.query_one(GenerationCompare)
-        if self.query_one("#compare-b", Input).value or view.query_one("#compare-model", Input).value:
-            view.request()
+        prompt_b = self.query_one("#compare-b", Input)
+        prompt_b.focus()
+        if prompt_b.value or self.query_one("#compare-model", Input).value:
+            self.query_one(GenerationCompare).request()
 
     def on_generation_compare_requested(self, message: GenerationCompare.Requested) -> None:
         view = self.query_one(GenerationCompare)
@@ -501,8 +559,11 @@ class GenerationScreen(Screen):
         except MinigptError as exc:
             view.show_error(str(exc))
             return
-        view.show_result(result, f"A: {escape(prompt_a)!r} · {_describe(a)}",
-                         f"B: {escape(prompt_b)!r} · {_describe(b)}")
+        view.show_result(
+            result,
+            f"A: '{escape(prompt_a)}' · {_describe(a)}",
+            f"B: '{escape(prompt_b)}' · {_describe(b)}",
+        )
 
     # --- showing -----------------------------------------------------------------------
 
@@ -518,8 +579,10 @@ class GenerationScreen(Screen):
         chars = gen.tokenizer.chars
         done = gen.done
         self.query_one(GenerationText).show(
-            gen.tokenizer.decode(gen.prompt), [chars[s.chosen] for s in done],
-            [float(s.probs[s.chosen]) for s in done], self.shown,
+            gen.tokenizer.decode(gen.prompt),
+            [chars[s.chosen] for s in done],
+            [float(s.probs[s.chosen]) for s in done],
+            self.shown,
         )
         self.query_one(AttentionStrip).show([chars[i] for i in step.context], step.attention)
         if self.shown >= gen.pending.index - 1:
@@ -536,16 +599,18 @@ class GenerationScreen(Screen):
             return
         step = self.gen.steps[self.shown]
         block = self.gen.block_size
-        window = "window recomputed" if step.start > 0 else "KV cache"
+        window = "(recomputed)" if step.start > 0 else "(KV cache)"
         newer = getattr(self.app, "checkpoint_step", None)
         stale = f" · step {newer} saved: r reloads" if newer and newer != self.loaded.step else ""
-        self.sub_title = f"{_describe(self.loaded)} · context {len(step.context)}/{block} " \
-                         f"{window}{stale}"
+        self.sub_title = (
+            f"{_describe(self.loaded)} · context {len(step.context)}/{block} {window}{stale}"
+        )
 
 
 def _describe(loaded: LoadedModel) -> str:
-    source = loaded.source.parent.name if loaded.source.name == "checkpoint.pt" else \
-        loaded.source.name
+    source = (
+        loaded.source.parent.name if loaded.source.name == "checkpoint.pt" else loaded.source.name
+    )
     return f"{source} at step {loaded.step}"
 
 

@@ -18,8 +18,12 @@ from tui.run_state import RunState
 # time taken from the trainer on a small machine; a loss curve needs no more than one a second.
 MIN_REDRAW_S = 1.0
 
-COLOURS = {"raw": "foreground-darken-3", "smoothed": "primary-lighten-2", "val": "warning",
-           "uniform": "error"}
+COLOURS = {
+    "raw": "foreground-darken-3",
+    "smoothed": "primary-lighten-2",
+    "val": "warning",
+    "uniform": "error",
+}
 
 
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,8 +31,8 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     if buckets < 1 or len(x) <= buckets:
         return x, y
     edges = np.linspace(0, len(x), buckets + 1).astype(int)
-    return np.add.reduceat(x, edges[:-1]) / np.diff(edges), \
-        np.add.reduceat(y, edges[:-1]) / np.diff(edges)
+    counts = np.diff(edges)
+    return np.add.reduceat(x, edges[:-1]) / counts, np.add.reduceat(y, edges[:-1]) / counts
 
 
 class LossChart(Vertical):
@@ -102,9 +106,12 @@ class LossChart(Vertical):
 
     def _legend(self, state: RunState | None) -> Content:
         parts: list[str | tuple[str, str]] = [
-            ("━ ", f"${COLOURS['raw']}"), "train  ",
-            ("━ ", f"${COLOURS['smoothed']}"), "smoothed  ",
-            ("● ", f"${COLOURS['val']}"), "val",
+            ("━ ", f"${COLOURS['raw']}"),
+            "train  ",
+            ("━ ", f"${COLOURS['smoothed']}"),
+            "smoothed  ",
+            ("● ", f"${COLOURS['val']}"),
+            "val",
         ]
         title = "Loss (log scale)" if self.log_scale else "Loss"
         if self.border_title != title:
@@ -113,7 +120,8 @@ class LossChart(Vertical):
             vocab = state.start.vocab_size
             self.border_subtitle = Content.assemble(
                 ("━ ", f"${COLOURS['uniform']}"),
-                f"uniform guess ln({vocab}) = {math.log(vocab):.2f}")
+                f"uniform guess ln({vocab}) = {math.log(vocab):.2f}",
+            )
         elif (state is None or state.start is None) and self.border_subtitle:
             self.border_subtitle = ""
         return Content.assemble(*parts)

@@ -11,8 +11,14 @@ from engine.events import StartEvent
 # param_counts() names components per block (`block3.attention`); the panel sums each kind
 # over the blocks, since every block has the same shape.
 BLOCK_PART = re.compile(r"block\d+\.(.+)")
-LABELS = {"embeddings": "embeddings", "attention": "attention", "feed_forward": "feed-forward",
-          "norms": "layer norms", "final_norm": "layer norms", "head": "output head"}
+LABELS = {
+    "embeddings": "embeddings",
+    "attention": "attention",
+    "feed_forward": "feed-forward",
+    "norms": "layer norms",
+    "final_norm": "layer norms",
+    "head": "output head",
+}
 
 
 def grouped_params(params: dict[str, int]) -> list[tuple[str, int]]:
@@ -54,9 +60,13 @@ class ModelPanel(VerticalScroll):
             rows.append(Content.assemble((f"{label:<12}{n:>10,}{share:>6}", style)))
         m = start.config.get("model", {})
         rows += [
-            Content(f"{plural(m.get('n_layer'), 'layer')} · {plural(m.get('n_head'), 'head')} · "
-                    f"{m.get('n_embd')} wide"),
-            Content(f"context {m.get('block_size')} · vocab {start.vocab_size}"
-                    + (f" · dropout {m['dropout']}" if m.get("dropout") else "")),
+            Content(
+                f"{plural(m.get('n_layer'), 'layer')} · {plural(m.get('n_head'), 'head')} · "
+                f"{m.get('n_embd')} wide"
+            ),
+            Content(
+                f"context {m.get('block_size')} · vocab {start.vocab_size}"
+                + (f" · dropout {m['dropout']}" if m.get("dropout") else "")
+            ),
         ]
         text.update(Content("\n").join(rows))

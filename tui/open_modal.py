@@ -19,8 +19,10 @@ def describe(run: RunSummary, now: float) -> Content:
     steps = f"{run.step:,}" + (f"/{run.max_steps:,}" if run.max_steps else "")
     best = f"{run.best_val_loss:.3f}" if run.best_val_loss is not None else "-"
     return Content.assemble(
-        (f"{run.name:<28} ", "bold"), (f"{run.state:<8} ", "$secondary"),
-        f"step {steps:<13} val {best:<6} ", (f"{format_age(run.age(now))} ago", "$text-muted"),
+        (f"{run.name:<28} ", "bold"),
+        (f"{run.state:<8} ", "$secondary"),
+        f"step {steps:<13} val {best:<6} ",
+        (f"{format_age(run.age(now))} ago", "$text-muted"),
     )
 
 
@@ -38,8 +40,7 @@ class OpenModal(ModalScreen[Path | None]):
         with Vertical(classes="dialog wide"):
             yield Static("Open a run or a checkpoint", classes="dialog-title")
             yield OptionList(id="runs")
-            yield Input(placeholder="…or a run directory or checkpoint file, then enter",
-                        id="path")
+            yield Input(placeholder="…or a run directory or checkpoint file, then enter", id="path")
             yield Static(id="open-error", classes="error-line")
             yield Static("enter opens · tab moves to the path · esc cancels", classes="hint")
 
@@ -48,8 +49,9 @@ class OpenModal(ModalScreen[Path | None]):
         options = self.query_one(OptionList)
         now = time.time()
         if self.runs:
-            options.add_options(Option(describe(r, now), id=str(i))
-                                for i, r in enumerate(self.runs))
+            options.add_options(
+                Option(describe(r, now), id=str(i)) for i, r in enumerate(self.runs)
+            )
             options.highlighted = 0
             options.focus()
         else:

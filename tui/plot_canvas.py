@@ -35,7 +35,7 @@ class LogAxisFormatter(AxisFormatter):
         return inside[::step]
 
     def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
-        return [f"{10 ** t:g}" for t in ticks]
+        return [f"{10**t:g}" for t in ticks]
 
 
 class PlotCanvas(PlotWidget, can_focus=False):

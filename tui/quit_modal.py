@@ -11,6 +11,8 @@ from textual.widgets import Button, Static
 class QuitModal(ModalScreen[str | None]):
     """Dismissed with "stop", "leave" or None (cancel)."""
 
+    # enter on the focused button should never be the step that stops a run
+    AUTO_FOCUS = "#cancel"
     BINDINGS = [
         Binding("s", "choose('stop')", "Stop and save"),
         Binding("l", "choose('leave')", "Leave it training"),
@@ -24,13 +26,20 @@ class QuitModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Content.from_markup("[b]$name[/b] is still training ($steps).",
-                                             name=self.run_name, steps=self.step_text),
-                         classes="dialog-title")
+            yield Static(
+                Content.from_markup(
+                    "[b]$name[/b] is still training ($steps).",
+                    name=self.run_name,
+                    steps=self.step_text,
+                ),
+                classes="dialog-title",
+            )
             yield Static(
                 "Stop it and save a checkpoint, or leave it training after the dashboard "
                 "closes? A run left training keeps checkpointing; [b]minigpt-tui[/b] "
-                "attaches to it again.", classes="dialog-body")
+                "attaches to it again.",
+                classes="dialog-body",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("s  Stop and save", id="stop", variant="error")
                 yield Button("l  Leave it training", id="leave", variant="primary")

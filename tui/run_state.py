@@ -4,9 +4,9 @@ Plain Python, no widgets: the panels draw from it, and tests can feed it events 
 """
 
 import math
-from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine.events import (
     CheckpointEvent,
@@ -128,8 +128,11 @@ class RunState:
                 self.samples.append(Sample(event.step, event.prompt, event.text))
             elif isinstance(event, CheckpointEvent):
                 self.checkpoint_step = event.step
-                entries.append(LogEntry(event.step, "checkpoint",
-                                        f"checkpoint saved ({Path(event.path).name})"))
+                entries.append(
+                    LogEntry(
+                        event.step, "checkpoint", f"checkpoint saved ({Path(event.path).name})"
+                    )
+                )
             elif isinstance(event, PausedEvent):
                 self.state = "paused"
                 entries.append(LogEntry(event.step, "control", "paused"))
@@ -160,8 +163,10 @@ class RunState:
             self._forget_after(event.step)
             text = f"resumed at step {event.step} of {event.max_steps} on {event.device}"
         else:
-            text = (f"started: {fmt.count(event.params.get('total'))} parameters, "
-                    f"{event.max_steps:,} steps on {event.device}; data: {event.data}")
+            text = (
+                f"started: {fmt.count(event.params.get('total'))} parameters, "
+                f"{event.max_steps:,} steps on {event.device}; data: {event.data}"
+            )
         return LogEntry(event.step, "info", text)
 
     def _step(self, event: StepEvent) -> None:
@@ -170,8 +175,9 @@ class RunState:
             self.state = "running"
         if math.isfinite(event.tokens_per_s):
             old = self.tokens_per_s
-            self.tokens_per_s = event.tokens_per_s if old is None else \
-                0.8 * old + 0.2 * event.tokens_per_s
+            self.tokens_per_s = (
+                event.tokens_per_s if old is None else 0.8 * old + 0.2 * event.tokens_per_s
+            )
         self.steps.append(event.step)
         self.losses.append(event.loss)
         self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * event.loss
@@ -179,22 +185,31 @@ class RunState:
 
     def _evaluation(self, event: EvalEvent) -> list[LogEntry]:
         self.evals.append(Evaluation(event.step, event.train_loss, event.val_loss))
-        text = (f"eval: train {event.train_loss:.3f} · val {event.val_loss:.3f} · "
-                f"perplexity {fmt.perplexity(event.val_loss)}")
+        text = (
+            f"eval: train {event.train_loss:.3f} · val {event.val_loss:.3f} · "
+            f"perplexity {fmt.perplexity(event.val_loss)}"
+        )
         entries = [LogEntry(event.step, "eval", text)]
         if self._overfitting():
             if not self._overfit_warned:
                 self._overfit_warned = True
-                entries.append(LogEntry(event.step, "warning", (
-                    f"validation loss rose {OVERFIT_RISES} evaluations in a row while "
-                    "training loss fell: the model is memorising its training text "
-                    "(overfitting); more data, dropout or fewer steps help")))
+                entries.append(
+                    LogEntry(
+                        event.step,
+                        "warning",
+                        (
+                            f"validation loss rose {OVERFIT_RISES} evaluations in a row while "
+                            "training loss fell: the model is memorising its training text "
+                            "(overfitting); more data, dropout or fewer steps help"
+                        ),
+                    )
+                )
         else:
             self._overfit_warned = False
         return entries
 
     def _overfitting(self) -> bool:
-        recent = self.evals[-(OVERFIT_RISES + 1):]
+        recent = self.evals[-(OVERFIT_RISES + 1) :]
         if len(recent) <= OVERFIT_RISES:
             return False
         val_rising = all(a.val_loss < b.val_loss for a, b in zip(recent, recent[1:]))
@@ -223,4 +238,4 @@ class RunState:
         self.smoothed, self._ema = [], 0.0
         for n, value in enumerate(self.losses, start=1):
             self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * value
-            self.smoothed.append(self._ema / (1 - SMOOTHING ** n))
+            self.smoothed.append(self._ema / (1 - SMOOTHING**n))

@@ -38,9 +38,13 @@ class SamplesPanel(VerticalScroll):
             title = f"step {sample.step:,}" + (" · latest" if n == 0 else "")
             body = sample.text.removeprefix(sample.prompt)
             prompt = sample.prompt if sample.text.startswith(sample.prompt) else ""
-            blocks.append(Content.assemble(
-                (title, "bold $secondary" if n == 0 else "$text-muted"), "\n",
-                (visible(prompt), "bold $accent"), visible(body if prompt else sample.text),
-            ))
+            blocks.append(
+                Content.assemble(
+                    (title, "bold $secondary" if n == 0 else "$text-muted"),
+                    "\n",
+                    (visible(prompt), "bold $accent"),
+                    visible(body if prompt else sample.text),
+                )
+            )
         text.update(Content("\n\n").join(blocks))
         self.scroll_home(animate=False)

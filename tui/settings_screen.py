@@ -48,8 +48,12 @@ def field_docs() -> dict[str, str]:
         if not isinstance(node, ast.ClassDef) or node.name not in sections:
             continue
         for field, doc in zip(node.body, node.body[1:]):
-            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and \
-                    isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+            ):
                 docs[f"{sections[node.name]}.{field.target.id}"] = str(doc.value.value)
     return docs
 
@@ -92,13 +96,16 @@ def shown_value(key: str, value: Any) -> str:
 
 
 def file_layer_to_save(settings: Settings, existing: Layer) -> Layer:
-    """The values worth writing: those unlike defaults-plus-preset, and those already in the file."""
+    """What to write: values unlike the defaults and preset, and keys the file already had."""
     base = resolve({}, {"train": {"preset": settings.train.preset}}).to_dict()
     chosen = settings.to_dict()
     layer: Layer = {}
     for section, values in chosen.items():
-        kept = {k: v for k, v in values.items()
-                if v != base[section][k] or k in existing.get(section, {})}
+        kept = {
+            k: v
+            for k, v in values.items()
+            if v != base[section][k] or k in existing.get(section, {})
+        }
         if section == "train" and settings.train.preset != base["train"]["preset"]:
             kept["preset"] = settings.train.preset
         if kept:
@@ -122,6 +129,7 @@ class SettingsScreen(Screen[Settings | None]):
         self.note = note
         self.errors: dict[str, str] = {}
         self.original_theme = ""
+        self.preset = settings.train.preset
 
     def compose(self) -> ComposeResult:
         docs = field_docs()
@@ -147,14 +155,20 @@ class SettingsScreen(Screen[Settings | None]):
     def _editor(self, section: str, key: str, value: Any) -> Input | Select:
         widget_id = f"{section}-{key}"
         if (section, key) == ("train", "preset"):
-            return Select([(p, p) for p in PRESETS], value=value, allow_blank=False,
-                          id=widget_id, compact=True)
+            return Select(
+                [(p, p) for p in PRESETS],
+                value=value,
+                allow_blank=False,
+                id=widget_id,
+                compact=True,
+            )
         if (section, key) == ("ui", "theme"):
             themes = sorted(self.app.available_themes)
             if value not in themes:
                 themes.append(value)
-            return Select([(t, t) for t in themes], value=value, allow_blank=False,
-                          id=widget_id, compact=True)
+            return Select(
+                [(t, t) for t in themes], value=value, allow_blank=False, id=widget_id, compact=True
+            )
         return Input(shown_value(f"{section}.{key}", value), id=widget_id, compact=True)
 
     def on_mount(self) -> None:
@@ -166,8 +180,14 @@ class SettingsScreen(Screen[Settings | None]):
         self.check()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "train-preset" and event.value in PRESETS:
-            self._apply_preset(str(event.value))
+        # a Select announces its first value too; only a new choice of preset fills the form
+        if (
+            event.select.id == "train-preset"
+            and event.value in PRESETS
+            and event.value != self.preset
+        ):
+            self.preset = str(event.value)
+            self._apply_preset(self.preset)
         if event.select.id == "ui-theme" and isinstance(event.value, str):
             self.app.preview_theme(event.value)  # type: ignore[attr-defined]
         self.check()
@@ -177,7 +197,8 @@ class SettingsScreen(Screen[Settings | None]):
         for section, values in PRESETS[preset].items():
             for key, value in values.items():
                 self.query_one(f"#{section}-{key}", Input).value = shown_value(
-                    f"{section}.{key}", value)
+                    f"{section}.{key}", value
+                )
 
     def values(self) -> tuple[Layer, dict[str, str]]:
         """The form as a layer, and the reason for each field that cannot be read."""
@@ -205,8 +226,11 @@ class SettingsScreen(Screen[Settings | None]):
             except SettingsError as exc:
                 key, _, _ = str(exc).removeprefix("form: ").partition(" = ")
                 errors[key] = str(exc).removeprefix("form: ")
-        if settings is not None and settings.train.data not in ("", "shakespeare") and \
-                not Path(settings.train.data).expanduser().is_file():
+        if (
+            settings is not None
+            and settings.train.data not in ("", "shakespeare")
+            and not Path(settings.train.data).expanduser().is_file()
+        ):
             errors["train.data"] = f"{settings.train.data}: no such file"
             settings = None
         self._show_errors(errors)
@@ -220,7 +244,8 @@ class SettingsScreen(Screen[Settings | None]):
                 row = self.query_one(f"#row-{section}-{key}")
                 row.set_class(name in errors, "-invalid")
                 self.query_one(f"#error-{section}-{key}", Static).update(
-                    Content(errors.get(name, "")))
+                    Content(errors.get(name, ""))
+                )
         status = self.query_one("#settings-status", Static)
         if errors:
             first = next(iter(errors.items()))

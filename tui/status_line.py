@@ -30,8 +30,9 @@ class StatusLine(Static):
         for word in STATES:
             self.set_class(state is not None and state.state == word, f"-{word}")
         if state is None:
-            lines = [Content.from_markup(
-                "[b]no run[/b] · [b]n[/b] starts a new run, [b]o[/b] opens one")]
+            lines = [
+                Content.from_markup("[b]no run[/b] · [b]n[/b] starts a new run, [b]o[/b] opens one")
+            ]
         else:
             lines = self._lines(state, now, note)
         # A layout pass re-renders the whole screen; skip it unless our height may change.

@@ -11,8 +11,10 @@ from textual.widgets import Button, Static
 class StopModal(ModalScreen[bool]):
     """Dismissed with True to stop the run."""
 
+    # enter on the focused button should never be the step that stops a run
+    AUTO_FOCUS = "#cancel"
     BINDINGS = [
-        Binding("s,y,enter", "choose(True)", "Stop"),
+        Binding("s,y", "choose(True)", "Stop"),
         Binding("escape,n", "choose(False)", "Cancel"),
     ]
 
@@ -23,11 +25,18 @@ class StopModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Content.from_markup("Stop [b]$name[/b]?", name=self.run_name),
-                         classes="dialog-title")
-            yield Static(Content.from_markup(
-                "The trainer saves a checkpoint and exits. Continue it later with "
-                "[b]minigpt-tui --resume $path[/b].", path=self.run_path), classes="dialog-body")
+            yield Static(
+                Content.from_markup("Stop [b]$name[/b]?", name=self.run_name),
+                classes="dialog-title",
+            )
+            yield Static(
+                Content.from_markup(
+                    "The trainer saves a checkpoint and exits. Continue it later with "
+                    "[b]minigpt-tui --resume $path[/b].",
+                    path=self.run_path,
+                ),
+                classes="dialog-body",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("s  Stop and save", id="stop", variant="error")
                 yield Button("esc  Cancel", id="cancel")

@@ -38,11 +38,6 @@ class Launch:
     overrides: Layer = field(default_factory=dict)
     """--set values for a resumed run (a new run carries all of its settings)."""
 
-    def describe(self) -> str:
-        if self.resume is not None:
-            return f"resume {self.resume.name}"
-        return f"new {self.settings.train.preset} run" if self.settings else "run"
-
 
 def setting_arguments(layer: Layer) -> list[str]:
     """`--set=section.key=value` for every value in layer, each value written as TOML."""
@@ -90,8 +85,12 @@ class TrainerProcess:
         try:
             with open(run.log, "ab") as log:
                 popen = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
         except OSError as exc:
             raise RunError(f"{run.path}: cannot start the trainer ({exc.strerror})") from None
@@ -123,8 +122,9 @@ def log_tail(run: RunDir, limit: int = 300) -> str:
     return lines[-1].strip()[:limit] if lines else ""
 
 
-def stop_trainer(run: RunDir, process: TrainerProcess | None = None,
-                 timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop_trainer(
+    run: RunDir, process: TrainerProcess | None = None, timeout: float = STOP_TIMEOUT_S
+) -> bool:
     """Ask the run's trainer to save and stop, and wait until it has exited.
 
     After timeout it is killed outright (losing the steps since its last checkpoint) so that
@@ -134,6 +134,10 @@ def stop_trainer(run: RunDir, process: TrainerProcess | None = None,
     if _gone(run, process, pid):
         return True
     send_command(run.control, "stop")
+    if process is not None:
+        # A child still importing torch has no signal handler yet and simply ends; after that,
+        # SIGTERM asks for the same save-and-stop as the control file.
+        process.popen.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _gone(run, process, pid):

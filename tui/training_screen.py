@@ -17,8 +17,11 @@ from tui.status_line import StatusLine
 class TrainingScreen(Screen):
     """Everything a training run streams, on one screen."""
 
-    BINDINGS = [Binding("l", "toggle_log_scale", "Log scale", show=False,
-                        tooltip="Loss chart on a log scale")]
+    BINDINGS = [
+        Binding(
+            "l", "toggle_log_scale", "Log scale", show=False, tooltip="Loss chart on a log scale"
+        )
+    ]
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -31,8 +34,19 @@ class TrainingScreen(Screen):
                 yield SamplesPanel(id="samples")
         yield Footer(compact=True)
 
-    def show(self, state: RunState | None, entries: list[LogEntry], now: float, note: str,
-             new_start: bool) -> None:
+    @property
+    def ready(self) -> bool:
+        """Whether the panels exist: not before compose, nor once the app is closing."""
+        return bool(self.query(StatusLine))
+
+    def show(
+        self,
+        state: RunState | None,
+        entries: list[LogEntry],
+        now: float,
+        note: str,
+        new_start: bool,
+    ) -> None:
         """Bring every panel up to date with state; entries are new event-log lines."""
         self.query_one(StatusLine).show(state, now, note)
         self.query_one(EventLog).add(entries)

@@ -60,8 +60,20 @@ def test_checkpoint_file_gives_the_same_text_as_its_run(run_dir, capsys):
 
 
 def test_json_has_one_object_per_step_with_the_models_probabilities(run_dir, capsys):
-    args = ["--run", str(run_dir), "--prompt", PROMPT, "--tokens", "20", "--seed", "5",
-            "--temperature", "0.9", "--top-p", "0.9"]
+    args = [
+        "--run",
+        str(run_dir),
+        "--prompt",
+        PROMPT,
+        "--tokens",
+        "20",
+        "--seed",
+        "5",
+        "--temperature",
+        "0.9",
+        "--top-p",
+        "0.9",
+    ]
     code, out, _ = generate(capsys, *args, "--json", "--explain", "4")
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [o["step"] for o in lines] == list(range(1, 21))
@@ -75,10 +87,12 @@ def test_json_has_one_object_per_step_with_the_models_probabilities(run_dir, cap
             logits = loaded.model(torch.tensor([ids]))[0][0, -1]
         probs = F.softmax(logits.double(), -1)
         top = torch.sort(probs, descending=True, stable=True)
-        assert [c["token"] for c in obj["candidates"]] == \
-            [loaded.tokenizer.chars[i] for i in top.indices[:4].tolist()]
+        assert [c["token"] for c in obj["candidates"]] == [
+            loaded.tokenizer.chars[i] for i in top.indices[:4].tolist()
+        ]
         assert [c["prob"] for c in obj["candidates"]] == pytest.approx(
-            top.values[:4].tolist(), abs=1e-5)
+            top.values[:4].tolist(), abs=1e-5
+        )
         entropy = float(-(probs[probs > 0] * probs[probs > 0].log2()).sum())
         assert obj["entropy_bits"] == pytest.approx(entropy, abs=1e-4)
         text += obj["chosen"]
@@ -88,8 +102,19 @@ def test_json_has_one_object_per_step_with_the_models_probabilities(run_dir, cap
 
 
 def test_explain_prints_a_table_of_k_candidates_per_step(run_dir, capsys):
-    code, out, _ = generate(capsys, "--run", str(run_dir), "--prompt", PROMPT, "--tokens", "3",
-                            "--explain", "5", "--seed", "1")
+    code, out, _ = generate(
+        capsys,
+        "--run",
+        str(run_dir),
+        "--prompt",
+        PROMPT,
+        "--tokens",
+        "3",
+        "--explain",
+        "5",
+        "--seed",
+        "1",
+    )
     tables = out.split("\n\n", 3)  # the text after them may hold blank lines itself
     assert code == 0 and len(tables) == 4  # three steps, then the text
     for n, table in enumerate(tables[:3], 1):
@@ -101,10 +126,24 @@ def test_explain_prints_a_table_of_k_candidates_per_step(run_dir, capsys):
 
 
 def test_greedy_ignores_the_seed(run_dir, capsys):
-    outs = {generate(capsys, "--run", str(run_dir), "--prompt", PROMPT, "--tokens", "30",
-                     "--greedy", "--seed", seed)[1] for seed in ("1", "2")}
-    zero = generate(capsys, "--run", str(run_dir), "--prompt", PROMPT, "--tokens", "30",
-                    "--temperature", "0")[1]
+    outs = {
+        generate(
+            capsys,
+            "--run",
+            str(run_dir),
+            "--prompt",
+            PROMPT,
+            "--tokens",
+            "30",
+            "--greedy",
+            "--seed",
+            seed,
+        )[1]
+        for seed in ("1", "2")
+    }
+    zero = generate(
+        capsys, "--run", str(run_dir), "--prompt", PROMPT, "--tokens", "30", "--temperature", "0"
+    )[1]
     assert outs == {zero}
 
 
@@ -112,22 +151,35 @@ def test_a_prompt_longer_than_the_context_is_cut_with_a_note(run_dir, capsys):
     prompt = TINY_TEXT[:50]
     code, out, err = generate(capsys, "--run", str(run_dir), "--prompt", prompt, "--tokens", "5")
     assert code == 0
-    assert err.strip() == ("minigpt-tui: note: the prompt has 50 characters; the model sees "
-                           "only the last 16, so it was cut to those")
+    assert err.strip() == (
+        "minigpt-tui: note: the prompt has 50 characters; the model sees "
+        "only the last 16, so it was cut to those"
+    )
     assert out.startswith(prompt[-16:])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--prompt", "Zebra€"], "minigpt-tui: error: characters not in the model's vocabulary: "
-                             "'Z', 'b', '€'"),
-    (["--prompt", ""], "minigpt-tui: error: --prompt is empty; give at least one character"),
-    (["--prompt", "A", "--temperature", "-1"], "argument --temperature: -1: must be 0 (greedy)"),
-    (["--prompt", "A", "--temperature", "nan"], "argument --temperature: 'nan' is not a finite"),
-    (["--prompt", "A", "--top-k", "0"], "argument --top-k: 0: must be at least 1"),
-    (["--prompt", "A", "--top-p", "0"], "argument --top-p: 0: must be above 0 and at most 1"),
-    (["--prompt", "A", "--top-p", "1.5"], "argument --top-p: 1.5: must be above 0"),
-    (["--prompt", "A", "--tokens", "0"], "argument --tokens: 0 must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--prompt", "Zebra€"],
+            "minigpt-tui: error: characters not in the model's vocabulary: 'Z', 'b', '€'",
+        ),
+        (["--prompt", ""], "minigpt-tui: error: --prompt is empty; give at least one character"),
+        (
+            ["--prompt", "A", "--temperature", "-1"],
+            "argument --temperature: -1: must be 0 (greedy)",
+        ),
+        (
+            ["--prompt", "A", "--temperature", "nan"],
+            "argument --temperature: 'nan' is not a finite",
+        ),
+        (["--prompt", "A", "--top-k", "0"], "argument --top-k: 0: must be at least 1"),
+        (["--prompt", "A", "--top-p", "0"], "argument --top-p: 0: must be above 0 and at most 1"),
+        (["--prompt", "A", "--top-p", "1.5"], "argument --top-p: 1.5: must be above 0"),
+        (["--prompt", "A", "--tokens", "0"], "argument --tokens: 0 must be at least 1"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(run_dir, capsys, args, message):
     code, out, err = generate(capsys, "--run", str(run_dir), *args)
     assert code == 2 and out == ""
@@ -157,6 +209,7 @@ def test_sampling_defaults_come_from_the_sample_settings(run_dir, capsys):
     paths.settings_path().parent.mkdir(parents=True)
     paths.settings_path().write_text("[sample]\ntemperature = 0.0\nlength = 12\n")
     out = generate(capsys, "--run", str(run_dir), "--prompt", PROMPT, "--seed", "9")[1]
-    greedy = generate(capsys, "--run", str(run_dir), "--prompt", PROMPT, "--greedy",
-                      "--tokens", "12")[1]
+    greedy = generate(
+        capsys, "--run", str(run_dir), "--prompt", PROMPT, "--greedy", "--tokens", "12"
+    )[1]
     assert out == greedy and len(out) in (len(PROMPT) + 12, len(PROMPT) + 13)

@@ -54,8 +54,9 @@ def test_top_p_keeps_the_smallest_set_of_most_likely_that_reaches_p(logits, temp
     assert sum(kept) - min(kept) < top_p + 1e-6  # and no smaller set of the most likely does
     assert not dropped or min(kept) >= max(dropped) - 1e-6  # the most likely (to float32)
     mass = sum(kept)
-    assert probs == pytest.approx([p / mass if p_ > 0 else 0.0 for p, p_ in zip(full, probs)],
-                                  abs=1e-6)
+    assert probs == pytest.approx(
+        [p / mass if p_ > 0 else 0.0 for p, p_ in zip(full, probs)], abs=1e-6
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -74,8 +75,10 @@ def test_temperature_zero_is_greedy():
 
 
 @settings(max_examples=200, deadline=None)
-@given(weights=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=30),
-       u=st.floats(0, 1, exclude_max=True))
+@given(
+    weights=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=30),
+    u=st.floats(0, 1, exclude_max=True),
+)
 def test_the_draw_takes_the_token_whose_interval_holds_u(weights, u):
     probs = (torch.tensor(weights, dtype=torch.float64) / max(sum(weights), 1e-300)).float()
     values = [float(p) for p in probs]
@@ -115,14 +118,17 @@ def test_entropy_of_a_uniform_distribution_is_log2_v():
     assert entropy_bits(torch.tensor([1.0, 0.0])) == 0.0
 
 
-@pytest.mark.parametrize("sampling, message", [
-    (Sampling(temperature=-0.5), "temperature -0.5: must be 0 (greedy)"),
-    (Sampling(temperature=math.inf), "temperature inf"),
-    (Sampling(top_k=-1), "top-k -1: must be at least 1"),
-    (Sampling(top_p=0.0), "top-p 0.0: must be above 0 and at most 1"),
-    (Sampling(top_p=1.5), "top-p 1.5"),
-    (Sampling(seed=-3), "seed -3"),
-])
+@pytest.mark.parametrize(
+    "sampling, message",
+    [
+        (Sampling(temperature=-0.5), "temperature -0.5: must be 0 (greedy)"),
+        (Sampling(temperature=math.inf), "temperature inf"),
+        (Sampling(top_k=-1), "top-k -1: must be at least 1"),
+        (Sampling(top_p=0.0), "top-p 0.0: must be above 0 and at most 1"),
+        (Sampling(top_p=1.5), "top-p 1.5"),
+        (Sampling(seed=-3), "seed -3"),
+    ],
+)
 def test_bad_sampling_settings_are_named(sampling, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         sampling.check()
@@ -145,8 +151,15 @@ def test_seeded_generation_repeats_and_seeds_differ(model):
 def test_generate_equals_a_plain_loop_without_cache(model):
     """The cached, windowed path draws what a full recomputation at every step would."""
     idx = torch.tensor([[4, 1]])
-    out = generate(model, idx, 25, temperature=0.8, top_k=6, top_p=0.9,
-                   generator=torch.Generator().manual_seed(11))
+    out = generate(
+        model,
+        idx,
+        25,
+        temperature=0.8,
+        top_k=6,
+        top_p=0.9,
+        generator=torch.Generator().manual_seed(11),
+    )
 
     uniforms = Uniforms.from_seed(11)
     ids = idx[0].tolist()

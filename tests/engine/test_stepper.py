@@ -25,8 +25,9 @@ def tokenizer() -> CharTokenizer:
 @pytest.fixture
 def model(tokenizer) -> GPT:
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=BLOCK, n_layer=2, n_head=2,
-                       n_embd=16)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size, block_size=BLOCK, n_layer=2, n_head=2, n_embd=16
+    )
     gpt = GPT(config).eval()
     with torch.no_grad():
         gpt.lm_head.weight.mul_(20)  # peaked distributions, so that top-k and top-p matter
@@ -42,8 +43,9 @@ def full_logits(model: GPT, ids: list[int]) -> torch.Tensor:
 def reference_attention(model: GPT, ids: list[int]) -> torch.Tensor:
     """(n_layer, n_head, T): the last query's weights, from each block's ln_1 output."""
     inputs = []
-    hooks = [b.ln_1.register_forward_hook(lambda m, i, o: inputs.append(o))
-             for b in model.transformer.h]
+    hooks = [
+        b.ln_1.register_forward_hook(lambda m, i, o: inputs.append(o)) for b in model.transformer.h
+    ]
     full_logits(model, ids)
     for h in hooks:
         h.remove()
@@ -56,9 +58,7 @@ def reference_attention(model: GPT, ids: list[int]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("attention", [False, True])
-def test_cached_logits_equal_full_recomputation_before_and_after_the_window_fills(
-    model, attention
-):
+def test_cached_logits_equal_full_recomputation_before_and_after_the_window_fills(model, attention):
     stepper = Stepper(model, attention=attention)
     ids = [3, 1]
     out = stepper.reset(ids)
@@ -115,8 +115,9 @@ def test_shown_probabilities_are_the_softmax_of_the_models_logits(model, tokeniz
         rows = gen.candidates(step, 10)
         top = torch.sort(expected, descending=True, stable=True)
         assert [r.prob for r in rows] == pytest.approx(top.values[:10].tolist(), abs=1e-5)
-        assert step.entropy_bits == pytest.approx(float(-(expected * expected.log2()).sum()),
-                                                  abs=1e-4)
+        assert step.entropy_bits == pytest.approx(
+            float(-(expected * expected.log2()).sum()), abs=1e-4
+        )
         gen.step()
 
 
@@ -132,7 +133,8 @@ def test_steps_draw_the_seeds_nth_number_and_record_the_draw(model, tokenizer):
         chosen = [r for r in gen.candidates(step, 3) if r.chosen]
         assert len(chosen) == 1 and chosen[0].token == step.chosen
         assert (chosen[0].cum_low, chosen[0].cum_high) == pytest.approx(
-            (step.draw.low, step.draw.high))
+            (step.draw.low, step.draw.high)
+        )
         assert step.surprisal_bits == pytest.approx(-math.log2(float(step.probs[step.chosen])))
 
 
@@ -209,8 +211,9 @@ def test_compare_reports_kl_both_ways(model, tokenizer):
 def test_compare_across_vocabularies_uses_the_shared_characters(model, tokenizer):
     other_tok = CharTokenizer.from_text("helo wrd!")
     torch.manual_seed(1)
-    other = GPT(GPTConfig(vocab_size=other_tok.vocab_size, block_size=4, n_layer=1, n_head=1,
-                          n_embd=8)).eval()
+    other = GPT(
+        GPTConfig(vocab_size=other_tok.vocab_size, block_size=4, n_layer=1, n_head=1, n_embd=8)
+    ).eval()
     result = compare((model, tokenizer, "hello"), (other, other_tok, "hello"))
     assert result.chars == "".join(ch for ch in tokenizer.chars if ch in other_tok.stoi)
     assert float(result.probs_a.sum()) == pytest.approx(1.0)

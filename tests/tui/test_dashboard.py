@@ -26,20 +26,31 @@ def text_of(app: DashboardApp, selector: str) -> str:
 
 
 async def open_run(pilot, app: DashboardApp, state: str = "done") -> None:
-    await wait_until(pilot, lambda: app.state is not None and app.state.state == state,
-                     what=f"the run to be {state}")
+    await wait_until(
+        pilot,
+        lambda: app.state is not None and app.state.state == state,
+        what=f"the run to be {state}",
+    )
     chart = app.training_screen.query_one(LossChart)
     await wait_until(pilot, lambda: chart.drawn_points > 0, what="the chart")
 
 
 async def test_a_runs_events_appear_in_every_panel(fixed_run):
-    app = DashboardApp(run_dir=fixed_run.path, read_only=True, clock=lambda: T0 + 500,
-                       poll_s=0.05)
+    app = DashboardApp(run_dir=fixed_run.path, read_only=True, clock=lambda: T0 + 500, poll_s=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_run(pilot, app)
         status = str(app.training_screen.query_one(StatusLine).render())
-        for part in ("done", "fixed-run", "small", "cpu", "step 200/200", "elapsed 3:20",
-                     "12,000 tok/s", "lr 1.0e-03", "read-only"):
+        for part in (
+            "done",
+            "fixed-run",
+            "small",
+            "cpu",
+            "step 200/200",
+            "elapsed 3:20",
+            "12,000 tok/s",
+            "lr 1.0e-03",
+            "read-only",
+        ):
             assert part in status
 
         model = text_of(app, "#model-text")
@@ -69,11 +80,19 @@ async def test_events_written_while_watching_appear_live(tmp_path):
         async with app.run_test(size=(100, 30)) as pilot:
             await open_run(pilot, app, state="running")
             assert app.state.alive and app.state.step == 10
-            write_events(run, [StepEvent(11, loss=2.0, lr=1e-3, tokens_per_s=1.0),
-                               EvalEvent(11, train_loss=1.9, val_loss=2.1)])
+            write_events(
+                run,
+                [
+                    StepEvent(11, loss=2.0, lr=1e-3, tokens_per_s=1.0),
+                    EvalEvent(11, train_loss=1.9, val_loss=2.1),
+                ],
+            )
             await wait_until(pilot, lambda: app.state.step == 11, what="step 11")
-            await wait_until(pilot, lambda: "perplexity" in app.training_screen.query_one(
-                EventLog).text(), what="the evaluation in the log")
+            await wait_until(
+                pilot,
+                lambda: "perplexity" in app.training_screen.query_one(EventLog).text(),
+                what="the evaluation in the log",
+            )
             assert "step 11/200" in str(app.training_screen.query_one(StatusLine).render())
 
 
@@ -94,8 +113,13 @@ async def test_a_quiet_live_run_is_marked_stale(tmp_path):
 async def test_a_failed_run_shows_its_message_and_step(tmp_path):
     run = RunDir(tmp_path / "broken")
     run.path.mkdir()
-    write_events(run, [*training_events(steps=50),
-                       FailedEvent(51, message="loss became nan at step 51", time=T0 + 51)])
+    write_events(
+        run,
+        [
+            *training_events(steps=50),
+            FailedEvent(51, message="loss became nan at step 51", time=T0 + 51),
+        ],
+    )
     app = DashboardApp(run_dir=run.path, poll_s=0.05, clock=lambda: T0 + 60)
     async with app.run_test(size=(100, 30)) as pilot:
         await open_run(pilot, app, state="failed")
@@ -109,8 +133,9 @@ async def test_overfitting_is_flagged_in_the_event_log(tmp_path):
     run = RunDir(tmp_path / "overfit")
     run.path.mkdir()
     events = training_events(steps=10)
-    events += [EvalEvent(10 + i, train_loss=1.5 - 0.1 * i, val_loss=1.6 + 0.1 * i)
-               for i in range(5)]
+    events += [
+        EvalEvent(10 + i, train_loss=1.5 - 0.1 * i, val_loss=1.6 + 0.1 * i) for i in range(5)
+    ]
     write_events(run, events)
     app = DashboardApp(run_dir=run.path, poll_s=0.05)
     with run.hold_lock():
@@ -138,6 +163,7 @@ async def test_help_explains_the_panels_and_closes(fixed_run):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         from tui.help_screen import HELP
+
         for term in ("perplexity", "validation", "overfitting", "Parameters", "learning rate"):
             assert term.lower() in HELP.lower()
         await pilot.press("escape")
@@ -168,8 +194,9 @@ async def test_open_lists_runs_and_follows_the_chosen_one(fixed_run, tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, OpenModal)
         await pilot.press("enter")  # the only run listed
-        await wait_until(pilot, lambda: app.run_dir == other.path and app.state.step == 20,
-                         what="the other run")
+        await wait_until(
+            pilot, lambda: app.run_dir == other.path and app.state.step == 20, what="the other run"
+        )
         assert app.state.state == "failed"  # no trainer and no final event: it died
 
         await pilot.press("o", "tab", *str(checkpoint), "enter")
@@ -182,8 +209,13 @@ async def test_the_command_palette_offers_every_command(fixed_run):
     async with app.run_test(size=(100, 30)) as pilot:
         await open_run(pilot, app)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for title in ("Start a new run (settings form)", "The generation pane",
-                      "What each panel shows", "Settings", "Log scale"):
+        for title in (
+            "Start a new run (settings form)",
+            "The generation pane",
+            "What each panel shows",
+            "Settings",
+            "Log scale",
+        ):
             assert title in titles
 
 
@@ -214,8 +246,9 @@ async def test_log_scale_toggles(fixed_run):
         await open_run(pilot, app)
         chart = app.training_screen.query_one(LossChart)
         await pilot.press("l")
-        await wait_until(pilot, lambda: chart.border_title == "Loss (log scale)",
-                         what="the log-scale redraw")
+        await wait_until(
+            pilot, lambda: chart.border_title == "Loss (log scale)", what="the log-scale redraw"
+        )
         assert chart.log_scale
         await pilot.press("l")
         assert not chart.log_scale
@@ -235,6 +268,15 @@ async def set_field(pilot, screen: SettingsScreen, widget_id: str, text: str) ->
     field = screen.query_one(f"#{widget_id}", Input)
     field.value = text
     await pilot.pause()
+
+
+async def test_the_new_run_form_starts_from_the_runs_own_settings(fixed_run):
+    app = DashboardApp(run_dir=fixed_run.path, poll_s=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_settings(pilot, app)
+        await pilot.pause()
+        assert screen.query_one("#model-n_layer", Input).value == "2"  # not the preset's 4
+        assert screen.query_one("#train-steps", Input).value == "200"
 
 
 async def test_settings_refuse_invalid_values_with_the_reason(fixed_run):
@@ -276,8 +318,11 @@ async def test_settings_save_writes_only_what_differs_and_keeps_the_theme(fixed_
         await pilot.press("ctrl+s")
         await pilot.pause()
         saved = tomllib.loads(paths.settings_path().read_text())
-        assert saved == {"train": {"lr": 0.002}, "sample": {"prompt": "JULIET:\n"},
-                         "ui": {"theme": "nord"}}
+        assert saved == {
+            "train": {"lr": 0.002},
+            "sample": {"prompt": "JULIET:\n"},
+            "ui": {"theme": "nord"},
+        }
         assert not isinstance(app.screen, SettingsScreen)
 
     again = DashboardApp(run_dir=fixed_run.path, poll_s=0.05)

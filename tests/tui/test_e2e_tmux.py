@@ -16,8 +16,9 @@ import pytest
 
 from tests.conftest import TINY_OVERRIDES
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
-                                reason="needs tmux to run the dashboard in a real terminal")
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="needs tmux to run the dashboard in a real terminal"
+)
 
 BIN = Path(sys.executable).parent / "minigpt-tui"
 STEP = re.compile(r"step ([\d,]+)/100,000")
@@ -31,8 +32,9 @@ class Terminal:
         self.tmp_path = tmp_path
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=30).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30
+        ).stdout
 
     def start(self, command: str) -> None:
         self.tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command)
@@ -79,12 +81,20 @@ def dashboard(tmp_path, tiny_corpus):
     """A shell command that runs `minigpt-tui` on the tiny corpus, writing its status to rc."""
     if not BIN.exists():
         pytest.skip(f"{BIN} is not installed (pip install -e .)")
-    sets = [f"--set {s}.{k}={v}" for s, values in TINY_OVERRIDES.items()
-            for k, v in values.items() if k not in ("steps", "prompt")]
-    env = (f"XDG_CONFIG_HOME={tmp_path}/config XDG_DATA_HOME={tmp_path}/data "
-           "OMP_NUM_THREADS=1 TEXTUAL_ANIMATIONS=none")
-    command = (f"env {env} {BIN} --data {tiny_corpus} --steps 100000 {' '.join(sets)} "
-               f"--set train.eval_interval=5000; echo EXIT=$? > {tmp_path}/rc")
+    sets = [
+        f"--set {s}.{k}={v}"
+        for s, values in TINY_OVERRIDES.items()
+        for k, v in values.items()
+        if k not in ("steps", "prompt")
+    ]
+    env = (
+        f"XDG_CONFIG_HOME={tmp_path}/config XDG_DATA_HOME={tmp_path}/data "
+        "OMP_NUM_THREADS=1 TEXTUAL_ANIMATIONS=none"
+    )
+    command = (
+        f"env {env} {BIN} --data {tiny_corpus} --steps 100000 {' '.join(sets)} "
+        f"--set train.eval_interval=5000; echo EXIT=$? > {tmp_path}/rc"
+    )
     terminal = Terminal(tmp_path)
     yield terminal, command
     terminal.kill()
@@ -117,8 +127,7 @@ def test_train_pause_resume_and_quit_with_stop_leaves_nothing_behind(dashboard, 
     assert processes_mentioning(str(tmp_path)) == []  # no trainer, no dashboard
 
 
-def test_closing_the_terminal_leaves_the_run_training_and_it_can_be_attached(dashboard,
-                                                                            tmp_path):
+def test_closing_the_terminal_leaves_the_run_training_and_it_can_be_attached(dashboard, tmp_path):
     terminal, command = dashboard
     terminal.start(command)
     terminal.wait_for(lambda t: step_on(t) > 0, "steps")

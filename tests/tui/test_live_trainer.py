@@ -36,8 +36,9 @@ def settings_for(tiny_corpus):
     def make(steps: int):
         layer = merge_layers(TINY_OVERRIDES, {"train": {"data": str(tiny_corpus), "steps": steps}})
         if steps > 100:
-            layer = merge_layers(layer, {"train": {"eval_interval": 10_000,
-                                                   "checkpoint_interval": 10_000}})
+            layer = merge_layers(
+                layer, {"train": {"eval_interval": 10_000, "checkpoint_interval": 10_000}}
+            )
         return resolve({}, layer)
 
     return make
@@ -56,8 +57,12 @@ def reaper():
 
 
 def running(app: DashboardApp, past: int = 2):
-    return lambda: app.state is not None and app.state.state == "running" and \
-        app.state.alive and app.state.step > past
+    return lambda: (
+        app.state is not None
+        and app.state.state == "running"
+        and app.state.alive
+        and app.state.step > past
+    )
 
 
 async def test_a_whole_tiny_run_fills_every_panel(settings_for, reaper):
@@ -74,13 +79,18 @@ async def test_a_whole_tiny_run_fills_every_panel(settings_for, reaper):
         run = app.session.run
 
     # `minigpt-tui --resume RUN --steps 40` on the finished run continues it
-    resumed = DashboardApp(launch=Launch(resume=run.path, overrides={"train": {"steps": 40}}),
-                           poll_s=0.05)
+    resumed = DashboardApp(
+        launch=Launch(resume=run.path, overrides={"train": {"steps": 40}}), poll_s=0.05
+    )
     async with resumed.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: resumed.session is not None, what="the child")
         reaper.append(resumed.session.process.pid)
-        await wait_until(pilot, lambda: resumed.state.step == 40 and resumed.state.ended,
-                         timeout=90, what="the resumed run to finish")
+        await wait_until(
+            pilot,
+            lambda: resumed.state.step == 40 and resumed.state.ended,
+            timeout=90,
+            what="the resumed run to finish",
+        )
         assert resumed.state.state == "done" and resumed.state.steps == list(range(1, 41))
         assert resumed.run_dir == run.path
 
@@ -122,8 +132,7 @@ async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settin
         os.kill(app.session.process.pid, signal.SIGKILL)
         await wait_until(pilot, lambda: app.state.state == "failed", what="failed")
         assert "killed by SIGKILL" in app.state.failure
-        assert f"failed at step {app.state.step}" in \
-            app.training_screen.query_one(EventLog).text()
+        assert f"failed at step {app.state.step}" in app.training_screen.query_one(EventLog).text()
 
         await pilot.press("g")
         assert isinstance(app.screen, GenerationScreen)
@@ -135,6 +144,8 @@ async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settin
         await wait_until(pilot, lambda: app.run_dir != failed_run, what="a new run")
         reaper.append(app.session.process.pid)
         await wait_until(pilot, running(app), timeout=90, what="the new run's steps")
+        assert app.state.max_steps == 100_000  # the failed run's own settings, not a preset's
+        assert app.state.start.config["model"]["n_embd"] == 32
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("s")
@@ -144,10 +155,24 @@ async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settin
 
 def start_headless(settings, out) -> subprocess.Popen:
     """`minigpt-tui train` started outside any dashboard, in its own session."""
-    args = [sys.executable, "-P", "-m", "cli", "train", "--quiet", "--out", str(out),
-            *setting_arguments(settings.to_dict())]
-    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        sys.executable,
+        "-P",
+        "-m",
+        "cli",
+        "train",
+        "--quiet",
+        "--out",
+        str(out),
+        *setting_arguments(settings.to_dict()),
+    ]
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 async def test_attaching_to_a_running_run_then_quitting_with_stop(settings_for, reaper):
@@ -196,8 +221,11 @@ async def test_leaving_a_run_training_then_attaching_with_all_controls(settings_
     async with again.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, running(again), what="the attached run")
         await pilot.press("e")
-        await wait_until(pilot, lambda: any(e.step > 0 for e in again.state.evals),
-                         what="an evaluation on request")
+        await wait_until(
+            pilot,
+            lambda: any(e.step > 0 for e in again.state.evals),
+            what="an evaluation on request",
+        )
         await pilot.press("s", "s")
         await wait_until(pilot, lambda: again.state.state == "stopped", what="stopped")
     assert process.popen.wait(timeout=30) is not None and run.trainer_pid() is None

@@ -49,8 +49,10 @@ def test_a_child_that_dies_at_startup_is_gone_with_its_last_words(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"])
     child.wait()
     update = RunFollower(run, TrainerProcess(run, child)).poll()
-    assert update.gone == ("the trainer exited with status 2; trainer.log ends: "
-                           "minigpt-tui: error: tiny.txt: no such file")
+    assert update.gone == (
+        "the trainer exited with status 2; trainer.log ends: "
+        "minigpt-tui: error: tiny.txt: no such file"
+    )
 
 
 def test_exit_descriptions_name_the_signal():
@@ -59,8 +61,13 @@ def test_exit_descriptions_name_the_signal():
 
 
 def test_setting_arguments_reproduce_the_settings_exactly(tiny_settings):
-    tricky = resolve({}, merge_layers(tiny_settings.to_dict(), {
-        "sample": {"prompt": 'He said "no"\\\n\t', "temperature": 0.0}}))
+    tricky = resolve(
+        {},
+        merge_layers(
+            tiny_settings.to_dict(),
+            {"sample": {"prompt": 'He said "no"\\\n\t', "temperature": 0.0}},
+        ),
+    )
     args = setting_arguments(tricky.to_dict())
     assert all(a.startswith("--set=") for a in args)
     layers = [parse_override(a.removeprefix("--set=")) for a in args]

@@ -43,8 +43,10 @@ def test_evaluations_report_perplexity_as_e_to_the_loss():
 def test_overfitting_is_warned_once_when_val_rises_while_train_falls():
     state = RunState()
     state.apply([start_event()])
-    evals = [EvalEvent(10 * (i + 1), train_loss=2.0 - 0.1 * i, val_loss=1.5 + 0.05 * i)
-             for i in range(OVERFIT_RISES + 3)]
+    evals = [
+        EvalEvent(10 * (i + 1), train_loss=2.0 - 0.1 * i, val_loss=1.5 + 0.05 * i)
+        for i in range(OVERFIT_RISES + 3)
+    ]
     warnings = [e for e in state.apply(evals) if e.kind == "warning"]
     assert len(warnings) == 1 and "overfitting" in warnings[0].text
     assert warnings[0].step == 10 * (OVERFIT_RISES + 1)

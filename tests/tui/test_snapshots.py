@@ -12,8 +12,16 @@ def settled(app: DashboardApp, state: str):
 
     async def run_before(pilot) -> None:
         chart = app.training_screen.query_one(LossChart)
-        await wait_until(pilot, lambda: app.state is not None and app.state.state == state and
-                         chart.drawn_points > 0 and chart._timer is None, what=state)
+        await wait_until(
+            pilot,
+            lambda: (
+                app.state is not None
+                and app.state.state == state
+                and chart.drawn_points > 0
+                and chart._timer is None
+            ),
+            what=state,
+        )
         await pilot.pause()
 
     return run_before
@@ -36,8 +44,16 @@ def test_paused_run_80x24(snap_compare, tmp_path):
 def test_failed_run_120x40(snap_compare, tmp_path):
     run = RunDir(tmp_path / "failed-run")
     run.path.mkdir()
-    write_events(run, [*training_events(steps=150),
-                       FailedEvent(151, message="loss became nan at step 151; checkpoint of "
-                                   "step 120 kept", time=T0 + 151)])
+    write_events(
+        run,
+        [
+            *training_events(steps=150),
+            FailedEvent(
+                151,
+                message="loss became nan at step 151; checkpoint of step 120 kept",
+                time=T0 + 151,
+            ),
+        ],
+    )
     app = DashboardApp(run_dir=run.path, clock=lambda: T0 + 200, poll_s=0.05)
     assert snap_compare(app, terminal_size=(120, 40), run_before=settled(app, "failed"))
