@@ -106,6 +106,8 @@ def run_dashboard(args: argparse.Namespace, env: dict[str, str]) -> Throughput:
             time.sleep(1.0)
         finally:
             subprocess.run([*tmux, "kill-server"], capture_output=True)
+            tmp = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+            (tmp / socket).unlink(missing_ok=True)
     else:
         sets = [a.removeprefix("--set=") for a in settings_overrides(args)]
         subprocess.run(

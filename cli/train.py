@@ -1,16 +1,24 @@
-"""`minigpt-tui train`: headless training with a progress bar, for servers and scripts."""
+"""`minigpt-tui train`: headless training with a progress bar, for servers and scripts.
+
+Started by torchrun, every process runs this command and they train together with
+DistributedDataParallel: rank 0 reads the settings, prints progress and writes the run
+directory, the other ranks print only their errors (see engine/distributed.py).
+"""
 
 import argparse
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from cli.options import add_run_options, non_negative_int, overrides_from
 from data.corpus import load_corpus
-from data.errors import RunError
+from data.errors import MinigptError, RunError
 from engine import paths
 from engine.control import Control, FileControl
 from engine.events import (
@@ -24,10 +32,18 @@ from engine.events import (
     WarningEvent,
 )
 from engine.run_dir import RunDir
-from engine.settings import load_settings
+from engine.settings import Layer, load_settings
+
+if TYPE_CHECKING:
+    from engine.distributed import TorchrunGroup
+    from engine.runner import Plan
+    from engine.trainer import Trainer
 
 EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+# torchrun sets these in each process it starts (engine.distributed.launched_by_torchrun)
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -51,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             "in its own directory"
         )
     overrides = overrides_from(args)
+    if all(name in os.environ for name in TORCHRUN_VARIABLES):
+        return _run_rank(args, overrides)
     if args.resume:
         run_dir = RunDir.open(args.resume)
     else:
@@ -58,7 +76,13 @@ def run(args: argparse.Namespace) -> int:
         corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
 
     # torch loads only now, so that --help, bad settings and bad data are answered at once
-    from engine.runner import make_trainer, resume_settings, start_new_run, stream_events
+    from engine.runner import (
+        make_trainer,
+        refuse_finished,
+        resume_settings,
+        start_new_run,
+        stream_events,
+    )
 
     if args.resume:
         settings = resume_settings(run_dir, overrides)
@@ -68,21 +92,108 @@ def run(args: argparse.Namespace) -> int:
     with run_dir.hold_lock():
         if args.resume:
             trainer = make_trainer(settings, run_dir, FileControl(run_dir.control), resume=True)
-            if trainer.step >= settings.train.steps:
-                raise RunError(
-                    f"{run_dir.path}: already trained {trainer.step} of "
-                    f"{settings.train.steps} steps; pass --steps N with N above "
-                    f"{trainer.step} to train further"
-                )
+            refuse_finished(run_dir, trainer.step, settings)
         interrupted = _stop_on_signals(trainer.control)
-        events = stream_events(run_dir, trainer)
-        report = _report_rich if sys.stdout.isatty() and not args.quiet else _report_plain
-        last = report(events, args.quiet, str(run_dir.path))
+        last = _report(stream_events(run_dir, trainer), args.quiet, run_dir)
+    return _exit_code(last, interrupted())
 
+
+def _report(events: Iterator[Event], quiet: bool, run_dir: RunDir) -> Event | None:
+    report = _report_rich if sys.stdout.isatty() and not quiet else _report_plain
+    return report(events, quiet, str(run_dir.path))
+
+
+def _exit_code(last: Event | None, interrupted: bool, speak: bool = True) -> int:
+    """1 for a failed run (saying why when speak), 130 after a signal, else 0."""
     if isinstance(last, FailedEvent):
-        print(f"minigpt-tui: training failed: {last.message}", file=sys.stderr)
+        if speak:
+            print(f"minigpt-tui: training failed: {last.message}", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_INTERRUPTED if interrupted() else 0
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _run_rank(args: argparse.Namespace, overrides: Layer) -> int:
+    """`train` as one of torchrun's processes: rank 0 reports, every rank trains.
+
+    An error on any rank is one line on stderr: rank 0 prints the errors that stop every
+    rank before training (naming the rank when it is another one), any rank its own after.
+    """
+    from engine.distributed import PeerFailed, TorchrunGroup
+    from engine.runner import stream_events
+
+    group = TorchrunGroup.join()
+    try:
+        with ExitStack() as held:
+            run_dir, trainer = _join_run(args, overrides, group, held)
+            interrupted = _stop_on_signals(trainer.control)
+            if group.is_main:
+                last = _report(stream_events(run_dir, trainer), args.quiet, run_dir)
+            else:
+                last = None
+                for event in trainer.run():
+                    last = event
+        return _exit_code(last, interrupted(), speak=group.is_main)
+    except PeerFailed:
+        return EXIT_BAD_INPUT
+    except MinigptError as exc:
+        if group.is_main:
+            raise
+        print(f"minigpt-tui: error: rank {group.rank}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        # a traceback from each of N processes would bury the one line that matters
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"minigpt-tui: error: rank {group.rank} failed: {type(exc).__name__}: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    finally:
+        group.close()
+
+
+def _join_run(
+    args: argparse.Namespace, overrides: Layer, group: "TorchrunGroup", held: ExitStack
+) -> tuple[RunDir, "Trainer"]:
+    """Rank 0 plans the run, every rank builds its trainer, then rank 0 makes the directory.
+
+    Each phase ends with the ranks agreeing, so bad settings, data or checkpoints stop every
+    rank before training, and a new run's directory is made only once every rank is ready.
+    The other ranks learn its name from rank 0: --out is optional, as without torchrun.
+    """
+    from engine.runner import open_planned_run, rank_trainer
+
+    plan = group.share(lambda: _plan(args, overrides, held))
+    trainer = group.agree(lambda: rank_trainer(plan, group))
+    run_dir = group.share(lambda: open_planned_run(plan, args.out, trainer, held))
+    trainer.run_name = run_dir.name
+    return run_dir, trainer
+
+
+def _plan(args: argparse.Namespace, overrides: Layer, held: ExitStack) -> "Plan":
+    """Rank 0's decision: settings, corpus fingerprint and, when resuming, the checkpoint."""
+    from engine.runner import (
+        Plan,
+        corpus_digest,
+        load_resume_state,
+        refuse_existing_run,
+        refuse_finished,
+        resume_settings,
+    )
+
+    run_dir, state = None, None
+    if args.resume:
+        run_dir = RunDir.open(args.resume)
+        settings = resume_settings(run_dir, overrides)
+        held.enter_context(run_dir.hold_lock())
+        state = load_resume_state(settings, run_dir)
+        refuse_finished(run_dir, int(state["step"]), settings)
+    else:
+        settings = load_settings(paths.settings_path(), overrides)
+        if args.out is not None:
+            refuse_existing_run(args.out.expanduser())
+    corpus = load_corpus(settings.train.data, paths.corpus_cache_dir())
+    return Plan(settings, run_dir, state, corpus_digest(corpus))
 
 
 def _stop_on_signals(control: Control) -> Callable[[], bool]:
@@ -103,10 +214,13 @@ def _stop_on_signals(control: Control) -> Callable[[], bool]:
 def _describe_start(event: StartEvent) -> str:
     m = event.config["model"]
     verb = "resuming" if event.resumed else "training"
+    where = event.device
+    if event.world_size > 1:
+        where = f"{event.world_size} processes (rank 0 on {event.device})"
     return (
         f"{verb} {event.run} at step {event.step}: {event.params['total']:,} parameters "
         f"({m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} wide, context "
-        f"{m['block_size']}), {event.vocab_size} characters, on {event.device}; "
+        f"{m['block_size']}), {event.vocab_size} characters, on {where}; "
         f"data: {event.data}"
     )
 

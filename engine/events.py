@@ -40,6 +40,8 @@ class StartEvent(Event):
     max_steps: int
     resumed: bool = False
     pid: int = 0
+    world_size: int = 1
+    """Processes training together (torchrun's WORLD_SIZE); `pid` is rank 0's."""
     type: ClassVar[str] = "start"
 
 

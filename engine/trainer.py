@@ -3,6 +3,10 @@
 Between steps it drains a Control for pause, resume, stop, checkpoint-now and eval-now
 requests. Everything random (initial weights, batches, dropout) comes from the seed, and every
 RNG state goes into the checkpoint, so a resumed run repeats the uninterrupted one exactly.
+
+Under torchrun the same loop runs in every process, joined by an engine.distributed group:
+each rank draws its own batches, losses are averaged over the ranks, requests are exchanged
+once per step so that all ranks act on them together, and only rank 0 saves checkpoints.
 """
 
 import logging
@@ -22,7 +26,8 @@ from data.errors import CheckpointError
 from data.tokenizer import CharTokenizer
 from engine.checkpoint import save_checkpoint
 from engine.control import Control
-from engine.device import autocast, pick_device
+from engine.device import autocast
+from engine.distributed import Group, stream_seed
 from engine.events import (
     CheckpointEvent,
     DoneEvent,
@@ -84,13 +89,15 @@ class Trainer:
         checkpoint_path: Path | None = None,
         control: Control | None = None,
         resume_state: dict[str, Any] | None = None,
+        group: Group | None = None,
     ) -> None:
         self.settings = settings
         self.corpus = corpus
         self.run_name = run_name
         self.checkpoint_path = checkpoint_path
         self.control = control or Control()
-        self.device = pick_device(settings.train.device)
+        self.group = group or Group()
+        self.device = self.group.device_for(settings.train.device)
         t, m = settings.train, settings.model
 
         # the vocabulary is the corpus's own, or the checkpoint's when resuming
@@ -103,8 +110,9 @@ class Trainer:
         torch.manual_seed(t.seed)
         config = GPTConfig(vocab_size=self.tokenizer.vocab_size, **asdict(m))
         self.model = GPT(config).to(self.device)
+        self.net: torch.nn.Module = self.model  # what training steps run through (DDP's wrapper)
         self.optimizer = make_optimizer(self.model, t, self.device)
-        self.batch_generator = torch.Generator().manual_seed(t.seed)
+        self._seed_streams(step=0)
 
         self.step = 0
         self.best_val_loss = math.inf
@@ -116,12 +124,26 @@ class Trainer:
 
     @property
     def tokens_per_step(self) -> int:
+        """Tokens that one optimizer step learns from, over all ranks."""
         t = self.settings.train
-        return t.batch_size * self.settings.model.block_size * t.grad_accum
+        return t.batch_size * self.settings.model.block_size * t.grad_accum * self.group.world_size
+
+    def _seed_streams(self, step: int) -> None:
+        """This rank's batch generator and, on ranks after 0, its dropout RNG.
+
+        Every rank starts from the same weights (DDP also copies rank 0's), but each draws its
+        own batches: rank 0 the stream a one-process run draws, the others their own.
+        """
+        seed = stream_seed(self.settings.train.seed, self.group.rank, step)
+        self.batch_generator = torch.Generator().manual_seed(seed)
+        if self.group.rank > 0:
+            torch.manual_seed(seed)
 
     def run(self) -> Iterator[Event]:
         """Train to settings.train.steps, yielding an event for everything that happens."""
         t = self.settings.train
+        if self.net is self.model:
+            self.net = self.group.wrap(self.model)
         yield self._start_event()
         stopped = False
         step_time = None
@@ -165,23 +187,28 @@ class Trainer:
     def _train_step(self, lr: float) -> tuple[float, float]:
         """Accumulate gradients over grad_accum micro-batches, clip, step.
 
-        Returns the mean loss and the gradient norm before clipping (0 when clipping is off);
-        the optimizer does not step when either is not finite, so the weights stay good.
+        Returns the mean loss over micro-batches and ranks, and the gradient norm before
+        clipping (0 when clipping is off); both are the same on every rank, so that all ranks
+        refuse a step together. The optimizer does not step when either is not finite, so the
+        weights stay good.
         """
         t = self.settings.train
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
         total = 0.0
-        for _ in range(t.grad_accum):
+        for micro_step in range(t.grad_accum):
             x, y = get_batch(
                 self.train_ids, t.batch_size, self.settings.model.block_size, self.batch_generator
             )
             x, y = x.to(self.device), y.to(self.device)
-            with autocast(self.device):
-                _, loss = self.model(x, y)
-            (loss / t.grad_accum).backward()
+            # across ranks, gradients are averaged once, after the last micro-batch
+            with self.group.no_sync(self.net, micro_step == t.grad_accum - 1):
+                with autocast(self.device):
+                    _, loss = self.net(x, y)
+                (loss / t.grad_accum).backward()
             total += loss.item() / t.grad_accum
+        (total,) = self.group.mean(total)
 
         grad_norm = 0.0
         if math.isfinite(total) and t.grad_clip > 0:
@@ -196,13 +223,14 @@ class Trainer:
         """Mean loss on train and validation over the same eval_batches batches every time.
 
         Fixed batches make successive evaluations comparable and draw nothing from the
-        training generator, so evaluating on request never changes the training run.
+        training generator, so evaluating on request never changes the training run. Each
+        rank evaluates batches of its own and the means are averaged over the ranks.
         """
         t = self.settings.train
         self.model.eval()
         means = []
         for ids in (self.train_ids, self.val_ids):
-            generator = torch.Generator().manual_seed(t.seed + 1)
+            generator = torch.Generator().manual_seed(stream_seed(t.seed + 1, self.group.rank))
             total = 0.0
             for _ in range(t.eval_batches):
                 x, y = get_batch(ids, t.batch_size, self.settings.model.block_size, generator)
@@ -211,7 +239,8 @@ class Trainer:
                 total += loss.item()
             means.append(total / t.eval_batches)
         self.model.train()
-        return means[0], means[1]
+        train_loss, val_loss = self.group.mean(*means)
+        return train_loss, val_loss
 
     def sample(self) -> tuple[str, str]:
         """(prompt, text) from the fixed prompt, so that samples show progress over time."""
@@ -227,15 +256,21 @@ class Trainer:
         self.last_losses = (train_loss, val_loss)
         self.best_val_loss = min(self.best_val_loss, val_loss)
         yield EvalEvent(self.step, train_loss=train_loss, val_loss=val_loss)
-        prompt, text = self.sample()
-        yield SampleEvent(self.step, text=text, prompt=prompt)
+        if self.group.is_main:
+            prompt, text = self.sample()
+            yield SampleEvent(self.step, text=text, prompt=prompt)
 
     def _checkpoint(self) -> Iterator[Event]:
-        """Save, unless this step is saved already; a failed save warns and training goes on."""
-        if self.checkpoint_path is None or self.saved_step == self.step:
+        """Save, unless this step is saved already; a failed save warns and training goes on.
+
+        Every rank hands rank 0 its RNG states first (on every call, so that all ranks take
+        part in the same collectives), and rank 0 alone writes the file.
+        """
+        rank_rngs = self.group.gather(self.rng_state())
+        if not self.group.is_main or self.checkpoint_path is None or self.saved_step == self.step:
             return
         try:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
+            save_checkpoint(self.checkpoint_path, self.state_dict(rank_rngs))
         except OSError as exc:
             reason = exc.strerror or str(exc)
             yield WarningEvent(
@@ -248,10 +283,14 @@ class Trainer:
         yield CheckpointEvent(self.step, path=str(self.checkpoint_path))
 
     def _handle_requests(self) -> Iterator[Event]:
-        """Act on pause, stop, checkpoint and eval requests; wait here while paused."""
+        """Act on pause, stop, checkpoint and eval requests; wait here while paused.
+
+        Requests are exchanged between ranks on every pass, so all ranks act on the same ones
+        at the same step, and a long pause never leaves a rank waiting in a collective.
+        """
         paused = False
         while True:
-            for command in self.control.take():
+            for command in self.group.exchange(self.control.take()):
                 if command == "pause" and not paused:
                     paused = True
                     yield PausedEvent(self.step)
@@ -294,13 +333,26 @@ class Trainer:
             max_steps=self.settings.train.steps,
             resumed=self.resumed,
             pid=os.getpid(),
+            world_size=self.group.world_size,
         )
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this run exactly where it is."""
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """This rank's random state: dropout (torch, and CUDA on a GPU) and batches."""
         rng = {"torch": torch.get_rng_state(), "batches": self.batch_generator.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return rng
+
+    def state_dict(self, rank_rngs: list[dict[str, torch.Tensor]] | None = None) -> dict[str, Any]:
+        """Everything needed to continue this run exactly where it is.
+
+        The model's own state dict (never DDP's wrapper, whose keys gain a `module.` prefix),
+        so any number of processes can resume it. `rng` is rank 0's state; after several
+        ranks `rng["ranks"]` holds every rank's, in rank order.
+        """
+        rng: dict[str, Any] = self.rng_state()
+        if rank_rngs is not None and len(rank_rngs) > 1:
+            rng["ranks"] = rank_rngs
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -322,7 +374,21 @@ class Trainer:
         self.step = int(state["step"])
         self.saved_step = self.step
         self.best_val_loss = float(state.get("best_val_loss", math.inf))
-        rng = state.get("rng", {})
+        self._restore_rng(state.get("rng", {}))
+
+    def _restore_rng(self, rng: dict[str, Any]) -> None:
+        """Continue this rank's streams where the checkpoint left them, where it has them.
+
+        With as many ranks as were saved, every rank continues its own streams, as the
+        uninterrupted run would. With a different number, rank 0 continues the saved rank 0's
+        streams and every other rank starts a new one from (seed, rank, step).
+        """
+        ranks = rng.get("ranks") or [rng]
+        if len(ranks) == self.group.world_size:
+            rng = ranks[self.group.rank]
+        elif self.group.rank > 0:
+            self._seed_streams(self.step)
+            return
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
         if "batches" in rng:

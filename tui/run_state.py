@@ -161,7 +161,7 @@ class RunState:
         if event.resumed:
             # a resume restarts from the checkpoint: later steps are about to be redone
             self._forget_after(event.step)
-            text = f"resumed at step {event.step} of {event.max_steps} on {event.device}"
+            text = f"resumed at step {event.step:,} of {event.max_steps:,} on {event.device}"
         else:
             text = (
                 f"started: {fmt.count(event.params.get('total'))} parameters, "
@@ -222,12 +222,12 @@ class RunState:
         if event.train_loss is not None and event.val_loss is not None:
             losses = f": train {fmt.loss(event.train_loss)} · val {fmt.loss(event.val_loss)}"
         verb = "completed" if self.state == "done" else "stopped"
-        return LogEntry(event.step, "info", f"{verb} at step {event.step}{losses}")
+        return LogEntry(event.step, "info", f"{verb} at step {event.step:,}{losses}")
 
     def _fail(self, step: int, message: str, at: float) -> LogEntry:
         self.state, self.failure, self.ended_at = "failed", message, at
         self.step = step
-        return LogEntry(step, "error", f"failed at step {step}: {message}")
+        return LogEntry(step, "error", f"failed at step {step:,}: {message}")
 
     def _forget_after(self, step: int) -> None:
         keep = next((i for i, s in enumerate(self.steps) if s > step), len(self.steps))

@@ -57,6 +57,12 @@ class Terminal:
     def kill(self) -> None:
         self.tmux("kill-server")
 
+    def remove(self) -> None:
+        """Kill the server and remove its socket file, which tmux leaves behind."""
+        self.kill()
+        folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+        (folder / self.socket).unlink(missing_ok=True)
+
 
 def step_on(text: str) -> int:
     match = STEP.search(text)
@@ -97,7 +103,7 @@ def dashboard(tmp_path, tiny_corpus):
     )
     terminal = Terminal(tmp_path)
     yield terminal, command
-    terminal.kill()
+    terminal.remove()
     for pid in processes_mentioning(str(tmp_path)):
         os.kill(pid, 9)
 

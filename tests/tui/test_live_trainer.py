@@ -132,7 +132,9 @@ async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settin
         os.kill(app.session.process.pid, signal.SIGKILL)
         await wait_until(pilot, lambda: app.state.state == "failed", what="failed")
         assert "killed by SIGKILL" in app.state.failure
-        assert f"failed at step {app.state.step}" in app.training_screen.query_one(EventLog).text()
+        assert (
+            f"failed at step {app.state.step:,}" in app.training_screen.query_one(EventLog).text()
+        )
 
         await pilot.press("g")
         assert isinstance(app.screen, GenerationScreen)
