@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
-# torchrun sets these in each process it starts (engine.distributed.launched_by_torchrun)
+# torchrun sets these in every process it starts; checked here so plain runs skip torch
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
@@ -61,14 +61,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume and args.out:
-        raise RunError(
-            "--out and --resume cannot be used together: a resumed run continues "
-            "in its own directory"
-        )
-    overrides = overrides_from(args)
     if all(name in os.environ for name in TORCHRUN_VARIABLES):
-        return _run_rank(args, overrides)
+        return _run_rank(args)
+    overrides = _checked_overrides(args)
     if args.resume:
         run_dir = RunDir.open(args.resume)
     else:
@@ -98,6 +93,16 @@ def run(args: argparse.Namespace) -> int:
     return _exit_code(last, interrupted())
 
 
+def _checked_overrides(args: argparse.Namespace) -> Layer:
+    """The settings overrides the arguments make, once they are known to fit together."""
+    if args.resume and args.out:
+        raise RunError(
+            "--out and --resume cannot be used together: a resumed run continues "
+            "in its own directory"
+        )
+    return overrides_from(args)
+
+
 def _report(events: Iterator[Event], quiet: bool, run_dir: RunDir) -> Event | None:
     report = _report_rich if sys.stdout.isatty() and not quiet else _report_plain
     return report(events, quiet, str(run_dir.path))
@@ -112,7 +117,7 @@ def _exit_code(last: Event | None, interrupted: bool, speak: bool = True) -> int
     return EXIT_INTERRUPTED if interrupted else 0
 
 
-def _run_rank(args: argparse.Namespace, overrides: Layer) -> int:
+def _run_rank(args: argparse.Namespace) -> int:
     """`train` as one of torchrun's processes: rank 0 reports, every rank trains.
 
     An error on any rank is one line on stderr: rank 0 prints the errors that stop every
@@ -124,7 +129,7 @@ def _run_rank(args: argparse.Namespace, overrides: Layer) -> int:
     group = TorchrunGroup.join()
     try:
         with ExitStack() as held:
-            run_dir, trainer = _join_run(args, overrides, group, held)
+            run_dir, trainer = _join_run(args, group, held)
             interrupted = _stop_on_signals(trainer.control)
             if group.is_main:
                 last = _report(stream_events(run_dir, trainer), args.quiet, run_dir)
@@ -153,7 +158,7 @@ def _run_rank(args: argparse.Namespace, overrides: Layer) -> int:
 
 
 def _join_run(
-    args: argparse.Namespace, overrides: Layer, group: "TorchrunGroup", held: ExitStack
+    args: argparse.Namespace, group: "TorchrunGroup", held: ExitStack
 ) -> tuple[RunDir, "Trainer"]:
     """Rank 0 plans the run, every rank builds its trainer, then rank 0 makes the directory.
 
@@ -163,15 +168,19 @@ def _join_run(
     """
     from engine.runner import open_planned_run, rank_trainer
 
-    plan = group.share(lambda: _plan(args, overrides, held))
+    plan = group.share(lambda: _plan(args, held))
     trainer = group.agree(lambda: rank_trainer(plan, group))
     run_dir = group.share(lambda: open_planned_run(plan, args.out, trainer, held))
     trainer.run_name = run_dir.name
     return run_dir, trainer
 
 
-def _plan(args: argparse.Namespace, overrides: Layer, held: ExitStack) -> "Plan":
-    """Rank 0's decision: settings, corpus fingerprint and, when resuming, the checkpoint."""
+def _plan(args: argparse.Namespace, held: ExitStack) -> "Plan":
+    """Rank 0's decision: settings, corpus fingerprint and, when resuming, the checkpoint.
+
+    Only rank 0 reads the settings file, the run directory and the checkpoint, so the other
+    machines need none of them; every rank needs the corpus (checked by rank_trainer).
+    """
     from engine.runner import (
         Plan,
         corpus_digest,
@@ -181,6 +190,7 @@ def _plan(args: argparse.Namespace, overrides: Layer, held: ExitStack) -> "Plan"
         resume_settings,
     )
 
+    overrides = _checked_overrides(args)
     run_dir, state = None, None
     if args.resume:
         run_dir = RunDir.open(args.resume)

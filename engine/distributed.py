@@ -40,11 +40,6 @@ class PeerFailed(RunError):
     """Setting up failed on some rank; rank 0 prints why, the others just exit."""
 
 
-def launched_by_torchrun() -> bool:
-    """True in a process that torchrun started (it sets RANK, LOCAL_RANK and WORLD_SIZE)."""
-    return all(name in os.environ for name in TORCHRUN_VARIABLES)
-
-
 def stream_seed(seed: int, rank: int, step: int = 0) -> int:
     """The seed of a rank's random stream; rank 0 at step 0 keeps seed itself.
 

@@ -57,7 +57,8 @@ class StatusLine(Static):
             f"{fmt.count(state.tokens_per_s)} tok/s · lr {fmt.rate(state.lr)} · "
             f"loss {fmt.loss(state.loss)}"
         ]
-        quiet = state.quiet_for(now) if state.alive else 0.0
+        # a paused run is quiet on purpose; a running one that is quiet may be hung
+        quiet = state.quiet_for(now) if state.alive and state.state != "paused" else 0.0
         if quiet > QUIET_AFTER_S:
             second.append((f" · no events for {fmt.duration(quiet)}", "bold $warning"))
         lines = [Content.assemble(*first), Content.assemble(*second)]

@@ -166,6 +166,7 @@ def test_a_prompt_longer_than_the_context_is_cut_with_a_note(run_dir, capsys):
             "minigpt-tui: error: characters not in the model's vocabulary: 'Z', 'b', '€'",
         ),
         (["--prompt", ""], "minigpt-tui: error: --prompt is empty; give at least one character"),
+        (["--prompt", "A\x07\x1b[0m"], r"vocabulary: '\x07', '\x1b'"),
         (
             ["--prompt", "A", "--temperature", "-1"],
             "argument --temperature: -1: must be 0 (greedy)",

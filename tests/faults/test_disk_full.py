@@ -27,3 +27,25 @@ def test_full_disk_warns_and_keeps_the_previous_checkpoint(tmp_path, tiny_settin
         assert load_checkpoint(run.checkpoint)["step"] == 10
         assert not list(run.path.glob(".checkpoint.pt.*.tmp"))
         assert [type(e) for e in read_events(run.events)] == [type(e) for e in events]
+
+
+async def test_the_dashboard_shows_the_failed_save_and_stays_usable(tmp_path, tiny_settings):
+    from tests.tui.conftest import wait_until
+    from tui.app import DashboardApp
+    from tui.event_log import EventLog
+
+    with tiny_filesystem(tmp_path / "disk", FS_KB) as disk:
+        run = new_run_dir(tiny_settings, disk / "run")
+        with run.hold_lock():
+            list(stream_events(run, make_trainer(tiny_settings, run, Control(), resume=False)))
+
+        app = DashboardApp(run_dir=run.path, read_only=True, poll_s=0.05)
+        async with app.run_test(size=(100, 30)) as pilot:
+            log = app.training_screen.query_one(EventLog)
+            await wait_until(pilot, lambda: "No space left on device" in log.text(),
+                             what="the failed save in the event log")
+            await pilot.press("g")
+            await pilot.pause()
+            await pilot.press("t")
+            await pilot.pause()
+            assert app.screen is app.training_screen and app.state.state == "done"
