@@ -102,15 +102,17 @@ def pane_presses(path: Path, loaded: LoadedModel, presses: int) -> dict[str, flo
     Pilot's own press() waits for every queue to drain and costs about 100 ms here whatever the
     key does, so the key goes straight to the driver's queue, and each of the screen's
     compositor refreshes records when it finished. A press counts from the moment the key is
-    queued to the first refresh that shows the new step (Textual repaints at most 60 times a
-    second, so up to 16 ms of that is the frame clock).
+    queued to the first refresh that shows the new step (Textual repaints at most TEXTUAL_FPS
+    times a second, which the tui package raises to 120, so up to 8 ms of that is the frame
+    clock).
     """
+    # tui first: it sets the frame rate, which Textual reads once, when first imported
+    from tui.generation_screen import GenerationScreen  # isort: skip
     from textual import events
     from textual.app import App
 
     from engine import paths
     from engine.settings import save_layer
-    from tui.generation_screen import GenerationScreen
 
     save_layer(paths.settings_path(), {"sample": {"prompt": full_prompt(loaded), "seed": 1}})
 

@@ -42,8 +42,15 @@ def shakespeare() -> Path:
 
 TINY_OVERRIDES = {
     "model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16},
-    "train": {"steps": 30, "batch_size": 4, "eval_interval": 10, "eval_batches": 2,
-              "checkpoint_interval": 10, "warmup_steps": 5, "device": "cpu"},
+    "train": {
+        "steps": 30,
+        "batch_size": 4,
+        "eval_interval": 10,
+        "eval_batches": 2,
+        "checkpoint_interval": 10,
+        "warmup_steps": 5,
+        "device": "cpu",
+    },
     "sample": {"length": 20, "prompt": "All:\n"},
 }
 

@@ -42,8 +42,11 @@ async def test_the_dashboard_shows_the_failed_save_and_stays_usable(tmp_path, ti
         app = DashboardApp(run_dir=run.path, read_only=True, poll_s=0.05)
         async with app.run_test(size=(100, 30)) as pilot:
             log = app.training_screen.query_one(EventLog)
-            await wait_until(pilot, lambda: "No space left on device" in log.text(),
-                             what="the failed save in the event log")
+            await wait_until(
+                pilot,
+                lambda: "No space left on device" in log.text(),
+                what="the failed save in the event log",
+            )
             await pilot.press("g")
             await pilot.pause()
             await pilot.press("t")

@@ -32,7 +32,10 @@ def test_a_300_mb_corpus_needs_at_most_three_times_its_size(tmp_path):
 
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, str(big), str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
 
     assert int(out[0]) == size

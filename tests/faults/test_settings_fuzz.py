@@ -45,7 +45,9 @@ def check_load(path: Path) -> None:
     assert path.read_bytes() == before
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(ANY_ENTRY, max_size=6))
 def test_arbitrary_documents_load_or_name_the_key(tmp_path, entries):
     path = tmp_path / "settings.toml"
@@ -59,7 +61,9 @@ def test_arbitrary_documents_load_or_name_the_key(tmp_path, entries):
         assert any(name in str(exc) for name in named), str(exc)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_crash_the_loader(tmp_path, raw):
     path = tmp_path / "settings.toml"

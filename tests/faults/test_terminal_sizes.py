@@ -1,9 +1,9 @@
 """Tiny terminals and resizes mid-run never crash the dashboard or the generation pane."""
 
 from engine.events import StepEvent
-from tests.tui.conftest import T0, start_event, wait_until, write_events
 from engine.run_dir import RunDir
 from engine.settings import resolve
+from tests.tui.conftest import T0, start_event, wait_until, write_events
 from tui.app import DashboardApp
 from tui.status_line import StatusLine
 
@@ -24,8 +24,10 @@ async def test_40x12_and_resizes_while_events_stream(tmp_path):
 
         sizes = [(40, 12), (120, 40), (20, 6), (80, 24), (40, 12)]
         for n, size in enumerate(sizes, start=1):
-            write_events(run, [StepEvent(n * 10, loss=3.0 - n * 0.1, lr=1e-3,
-                                         tokens_per_s=9000.0, time=T0 + n)])
+            write_events(
+                run,
+                [StepEvent(n * 10, loss=3.0 - n * 0.1, lr=1e-3, tokens_per_s=9000.0, time=T0 + n)],
+            )
             await pilot.resize_terminal(*size)
             await wait_until(pilot, lambda s=n * 10: app.state.step == s, what=f"step {n * 10}")
 

@@ -10,10 +10,18 @@ from pathlib import Path
 from engine.events import CheckpointEvent, StepEvent, read_events
 
 TINY_SET = [
-    "model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=16",
-    "train.batch_size=4", "train.eval_interval=50", "train.eval_batches=2",
-    "train.checkpoint_interval=1", "train.warmup_steps=5", "train.device=cpu",
-    "sample.length=10", "sample.prompt=A",
+    "model.n_layer=1",
+    "model.n_head=2",
+    "model.n_embd=32",
+    "model.block_size=16",
+    "train.batch_size=4",
+    "train.eval_interval=50",
+    "train.eval_batches=2",
+    "train.checkpoint_interval=1",
+    "train.warmup_steps=5",
+    "train.device=cpu",
+    "sample.length=10",
+    "sample.prompt=A",
 ]
 
 
