@@ -154,6 +154,7 @@ def pane_presses(path: Path, loaded: LoadedModel, presses: int) -> dict[str, flo
 
 
 @torch.no_grad()
+@torch.no_grad()
 def plain_loop(model: GPT, idx: torch.Tensor, length: int, generator: torch.Generator) -> None:
     """nanoGPT sample.py's loop: the whole cropped context through the model at every step."""
     block = model.config.block_size
@@ -215,9 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             "threads": torch.get_num_threads(),
             "engine_key_press": engine_presses(loaded, args.presses),
         }
+        # before the pane: a Textual app run in this process leaves threads behind that
+        # slowed the loops by up to a third, which `minigpt-tui generate` never has
+        report["throughput"] = throughput(loaded, [block - 1, 500], args.repeats)
         if not args.no_pane:
             report["pane_key_press"] = pane_presses(path, loaded, args.presses)
-        report["throughput"] = throughput(loaded, [block - 1, 500], args.repeats)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0
