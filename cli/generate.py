@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli.options import positive_int
+from cli.options import non_negative_int, positive_int, whole_number
 from data.errors import CheckpointError, DataError
 from data.tokenizer import visible
 
@@ -63,7 +63,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="sample only from the most likely characters reaching mass P",
     )
     parser.add_argument("--greedy", action="store_true", help="same as --temperature 0")
-    parser.add_argument("--seed", type=seed, metavar="S", help="random seed (default: [sample])")
+    parser.add_argument(
+        "--seed", type=non_negative_int, metavar="S", help="random seed (default: [sample])"
+    )
     parser.add_argument(
         "--explain",
         type=positive_int,
@@ -86,10 +88,7 @@ def temperature(text: str) -> float:
 
 
 def top_k(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(
             f"{value}: must be at least 1 (leave it out to keep every character)"
@@ -101,16 +100,6 @@ def top_p(text: str) -> float:
     value = _number(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text}: must be above 0 and at most 1")
-    return value
-
-
-def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
     return value
 
 

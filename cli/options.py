@@ -36,11 +36,16 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
-def _whole_number(text: str, least: int) -> int:
+def whole_number(text: str) -> int:
+    """An argparse type: any whole number."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _whole_number(text: str, least: int) -> int:
+    value = whole_number(text)
     if value < least:
         raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
     return value
