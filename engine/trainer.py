@@ -92,7 +92,8 @@ class Trainer:
         group: Group | None = None,
     ) -> None:
         self.settings = settings
-        self.corpus = corpus
+        # keep only the ids below: the text itself would double a large corpus's memory
+        self.data_source = corpus.source
         self.run_name = run_name
         self.checkpoint_path = checkpoint_path
         self.control = control or Control()
@@ -329,7 +330,7 @@ class Trainer:
             vocab=self.tokenizer.vocab,
             params=param_counts(self.model),
             device=str(self.device),
-            data=self.corpus.source,
+            data=self.data_source,
             max_steps=self.settings.train.steps,
             resumed=self.resumed,
             pid=os.getpid(),
