@@ -62,3 +62,15 @@ def tiny_settings(tiny_corpus: Path):
 
     layer = merge_layers(TINY_OVERRIDES, {"train": {"data": str(tiny_corpus)}})
     return resolve({}, layer)
+
+
+@pytest.fixture
+def finished_run(tmp_path: Path, tiny_settings):
+    """A run directory whose tiny run has trained to the end (30 steps, checkpointed)."""
+    from engine.control import Control
+    from engine.runner import make_trainer, new_run_dir, stream_events
+
+    run = new_run_dir(tiny_settings, tmp_path / "run")
+    with run.hold_lock():
+        list(stream_events(run, make_trainer(tiny_settings, run, Control(), resume=False)))
+    return run

@@ -11,29 +11,19 @@ import torch
 
 from cli.main import main
 from engine.api import load_text_model
-from engine.control import Control
 from engine.export import META_KEY, onnx_available
 from engine.loading import load_model
-from engine.runner import make_trainer, new_run_dir, stream_events
+from engine.runner import new_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def trained_run(tmp_path, tiny_settings):
-    run = new_run_dir(tiny_settings, tmp_path / "run")
-    with run.hold_lock():
-        for _ in stream_events(run, make_trainer(tiny_settings, run, Control(), False)):
-            pass
-    return run
-
-
-def test_export_safetensors_to_the_run_directory_by_default(trained_run, capsys):
-    assert main(["export", str(trained_run.path)]) == 0
-    out = trained_run.path / "model.safetensors"
+def test_export_safetensors_to_the_run_directory_by_default(finished_run, capsys):
+    assert main(["export", str(finished_run.path)]) == 0
+    out = finished_run.path / "model.safetensors"
     assert capsys.readouterr().out.startswith(f"wrote {out} (")
     exported = load_text_model(out)
-    original = load_text_model(trained_run.path)
+    original = load_text_model(finished_run.path)
     assert exported.generate("All:", 30, seed=2) == original.generate("All:", 30, seed=2)
 
 
@@ -45,11 +35,11 @@ def test_export_safetensors_to_the_run_directory_by_default(trained_run, capsys)
         (["--out", "{tmp}"], "{tmp}: is a folder"),
     ],
 )
-def test_bad_requests_are_one_line_errors(trained_run, tmp_path, capsys, args, message):
+def test_bad_requests_are_one_line_errors(finished_run, tmp_path, capsys, args, message):
     args = [a.format(tmp=tmp_path) for a in args]
     before = sorted(tmp_path.rglob("*"))
     try:
-        code = main(["export", str(trained_run.path), *args])
+        code = main(["export", str(finished_run.path), *args])
     except SystemExit as exc:  # argparse refuses before any command runs
         code = exc.code
     out, err = capsys.readouterr()
@@ -73,13 +63,20 @@ def test_sources_without_a_model_are_one_line_errors(tmp_path, tiny_settings, ca
 
 
 def test_onnx_without_the_extra_names_the_install_command(
-    trained_run, tmp_path, capsys, monkeypatch
+    finished_run, tmp_path, capsys, monkeypatch
 ):
     if onnx_available() is None:
         monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
     assert (
         main(
-            ["export", str(trained_run.path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]
+            [
+                "export",
+                str(finished_run.path),
+                "--format",
+                "onnx",
+                "--out",
+                str(tmp_path / "m.onnx"),
+            ]
         )
         == 2
     )
@@ -96,7 +93,7 @@ _ONNX_MISSING = onnx_available() or (
 @pytest.mark.skipif(
     _ONNX_MISSING is not None, reason=f"ONNX round trip needs the onnx extra ({_ONNX_MISSING})"
 )
-def test_onnx_export_is_quiet_and_matches_pytorch(trained_run, tmp_path):
+def test_onnx_export_is_quiet_and_matches_pytorch(finished_run, tmp_path):
     import onnx
     import onnxruntime
 
@@ -108,7 +105,7 @@ def test_onnx_export_is_quiet_and_matches_pytorch(trained_run, tmp_path):
             "-m",
             "cli",
             "export",
-            str(trained_run.path),
+            str(finished_run.path),
             "--format",
             "onnx",
             "--out",
@@ -124,7 +121,7 @@ def test_onnx_export_is_quiet_and_matches_pytorch(trained_run, tmp_path):
     assert result.stderr == ""
     assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no external data file
 
-    model = load_model(trained_run.path).model
+    model = load_model(finished_run.path).model
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(0)
     vocab_size, block_size = model.config.vocab_size, model.config.block_size
@@ -136,4 +133,4 @@ def test_onnx_export_is_quiet_and_matches_pytorch(trained_run, tmp_path):
         torch.testing.assert_close(torch.from_numpy(logits), expected, atol=1e-4, rtol=0)
 
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    assert json.loads(props[META_KEY])["vocab"] == load_model(trained_run.path).tokenizer.vocab
+    assert json.loads(props[META_KEY])["vocab"] == load_model(finished_run.path).tokenizer.vocab

@@ -7,26 +7,15 @@ import torch
 
 from data.errors import CheckpointError, DataError
 from engine.api import load_text_model
-from engine.control import Control
 from engine.export import export_model
-from engine.runner import make_trainer, new_run_dir, stream_events
 
 
-@pytest.fixture
-def trained_run(tmp_path, tiny_settings):
-    run = new_run_dir(tiny_settings, tmp_path / "run")
-    with run.hold_lock():
-        for _ in stream_events(run, make_trainer(tiny_settings, run, Control(), False)):
-            pass
-    return run
-
-
-def test_run_checkpoint_safetensors_and_pt2_generate_the_same_text(trained_run, tmp_path):
+def test_run_checkpoint_safetensors_and_pt2_generate_the_same_text(finished_run, tmp_path):
     sources = [
-        trained_run.path,
-        trained_run.checkpoint,
-        export_model(trained_run.path, "safetensors", tmp_path / "m.safetensors"),
-        export_model(trained_run.path, "pt2", tmp_path / "m.pt2"),
+        finished_run.path,
+        finished_run.checkpoint,
+        export_model(finished_run.path, "safetensors", tmp_path / "m.safetensors"),
+        export_model(finished_run.path, "pt2", tmp_path / "m.pt2"),
     ]
     models = [load_text_model(str(s)) for s in sources]
     texts = [m.generate("All:\n", length=40, temperature=0.8, seed=5) for m in models]
@@ -40,8 +29,8 @@ def test_run_checkpoint_safetensors_and_pt2_generate_the_same_text(trained_run, 
     assert {m.step for m in models} == {30}
 
 
-def test_generation_options_and_prompt_checks(trained_run):
-    model = load_text_model(trained_run.path)
+def test_generation_options_and_prompt_checks(finished_run):
+    model = load_text_model(finished_run.path)
     greedy = model.generate("All:", length=30, temperature=0)
     assert greedy == model.generate("All:", length=30, temperature=0, seed=99)
     assert model.generate("All:", length=30, seed=1) == model.generate("All:", length=30, seed=1)

@@ -10,7 +10,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
 import torch
 
 from engine.control import Control
@@ -35,14 +34,6 @@ CHECKPOINT_KEYS = {"model", "optimizer", "step", "settings", "vocab", "rng", "be
 def raw_events(path: Path) -> list[dict]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]
-
-
-@pytest.fixture
-def finished_run(tmp_path, tiny_settings):
-    run = new_run_dir(tiny_settings, tmp_path / "run")
-    with run.hold_lock():
-        list(stream_events(run, make_trainer(tiny_settings, run, Control(), resume=False)))
-    return run
 
 
 def test_every_event_line_carries_its_documented_fields(finished_run, tiny_settings):

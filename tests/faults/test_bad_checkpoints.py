@@ -11,16 +11,8 @@ from data.errors import CheckpointError, DataError
 from engine.checkpoint import load_checkpoint
 from engine.control import Control
 from engine.loading import load_model
-from engine.runner import make_trainer, new_run_dir, stream_events
+from engine.runner import make_trainer
 from engine.settings import merge, validate
-
-
-@pytest.fixture
-def finished_run(tmp_path, tiny_settings):
-    run = new_run_dir(tiny_settings, tmp_path / "run")
-    with run.hold_lock():
-        list(stream_events(run, make_trainer(tiny_settings, run, Control(), resume=False)))
-    return run
 
 
 def test_truncated_checkpoint(finished_run, tmp_path):
