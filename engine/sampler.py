@@ -67,8 +67,9 @@ def shape_probs(
 
     scaled = logits / temperature
     if 0 < top_k < scaled.numel():
-        kth = torch.topk(scaled, top_k).values[-1]
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+        # chosen on the logits themselves: dividing can round two neighbours into a tie
+        kth = torch.topk(logits, top_k).values[-1]
+        scaled = scaled.masked_fill(logits < kth, float("-inf"))
     probs = F.softmax(scaled, dim=-1)
 
     if top_p < 1.0:

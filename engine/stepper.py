@@ -7,20 +7,20 @@ position in the window shifts with each new one, and the positions are learned (
 cached key stays valid: the whole window is recomputed at every step. Both paths give the same
 logits as a full `model(window)` call, to float rounding (the tests hold them within 1e-5).
 
-The blocks are run here from the model's own weights and modules (`ln_1`, `attn.c_attn`,
-`attn.c_proj`, `ln_2`, `mlp`), mirroring Block.forward, for two reasons: the attention can be
-written out as softmax(q·kᵀ/√d), so the weights of the newest position over its context can
-be shown without touching engine/model.py; and only the last position needs the last block's
-output and the head, which saves about a fifth of the window's arithmetic. At this model size a
-step costs as much in per-operation overhead as in arithmetic, so the code avoids operations
-that a module call would add. The tests hold every path to the model's own forward.
+The blocks are run here from the model's own weights, mirroring Block.forward, for three
+reasons. The attention is written out as softmax(q·kᵀ/√d) + mask, so the weights of the newest
+position over its context come with every step at no extra cost. Only the last position needs
+the last block's output and the head, which saves about a fifth of the window's arithmetic.
+And at this model size a step costs as much in per-operation overhead as in arithmetic: going
+through the modules would add a call, a hook check and a few attribute lookups per operation,
+and PyTorch's fused attention falls back on CPU to a general path several times slower than
+three plain operations for a single query. The tests hold every path to the model's own forward.
 """
 
 import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from engine.model import GPT
@@ -42,6 +42,19 @@ class Forward:
     """True when the whole window was run (the context is full, or nothing was cached)."""
 
 
+@dataclass(frozen=True)
+class _Weights:
+    """One block's tensors, looked up once: module attribute access is slow next to a step."""
+
+    ln_1: tuple[torch.Tensor, torch.Tensor]
+    c_attn: torch.Tensor
+    attn_proj: tuple[torch.Tensor, torch.Tensor]
+    ln_2: tuple[torch.Tensor, torch.Tensor]
+    c_fc: tuple[torch.Tensor, torch.Tensor]
+    mlp_proj: tuple[torch.Tensor, torch.Tensor]
+    eps: tuple[float, float]
+
+
 class Stepper:
     """A sequence of token ids and the model's next-character logits, with a KV cache."""
 
@@ -53,12 +66,17 @@ class Stepper:
         self.n_head = cfg.n_head
         self.head_size = cfg.n_embd // cfg.n_head
         self.scale = 1.0 / math.sqrt(self.head_size)
-        self.device = next(model.parameters()).device
-        dtype = next(model.parameters()).dtype
-        # per layer: keys and values, (2, n_head, block_size, head_size)
+        weight = model.lm_head.weight
+        self.device, dtype = weight.device, weight.dtype
+        self._blocks = [_weights(block) for block in model.transformer.h]
+
+        # keys and values of every layer, (n_layer, 2, n_head, block_size, head_size)
         shape = (cfg.n_layer, 2, cfg.n_head, cfg.block_size, self.head_size)
         self._kv = torch.zeros(shape, device=self.device, dtype=dtype)
-        self._scratch = torch.zeros_like(self._kv)  # for windows, which never enter the cache
+        # added to the attention scores: -inf where a query would see a later position
+        future = torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool).triu(1)
+        self._mask = torch.zeros(future.shape, dtype=dtype).masked_fill(future, float("-inf"))
+        self._mask = self._mask.to(self.device)
         self.ids: list[int] = []
         self._cached = 0  # positions 0.._cached-1 of ids hold valid keys and values
 
@@ -90,67 +108,72 @@ class Stepper:
             # every position has shifted: the whole window again, from position 0
             start = T - self.block_size
             idx = torch.tensor(self.ids[start:], device=self.device)
-            logits, rows = self._run(idx, 0, self._scratch)
+            logits, rows = self._run(idx, 0, cache=False)
             return Forward(logits, start, self.block_size, rows, recomputed=True)
 
         # run only the positions not yet cached; at least the last, whose output we need
         first = min(self._cached, T - 1)
         idx = torch.tensor(self.ids[first:], device=self.device)
-        logits, rows = self._run(idx, first, self._kv)
+        logits, rows = self._run(idx, first, cache=True)
         self._cached = T
         return Forward(logits, 0, T, rows, recomputed=first == 0)
 
     def _run(
-        self, idx: torch.Tensor, pos0: int, kv: torch.Tensor
+        self, idx: torch.Tensor, pos0: int, cache: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run ids idx (T,) at positions pos0.. through the blocks, attending to kv's keys.
+        """Run ids idx (T,) at positions pos0.. through the blocks.
 
-        Writes their keys and values into kv at pos0..pos0+T-1 and returns the last position's
-        logits and, if wanted, its attention weights (n_layer, n_head, pos0+T).
+        With cache, their keys and values go into the cache at pos0..pos0+T-1 and the queries
+        attend to the cache's keys 0..pos0+T-1; without, pos0 is 0 and they attend to their own.
+        Returns the last position's logits and, if wanted, its attention weights
+        (n_layer, n_head, pos0+T).
         """
         t = self.model.transformer
         T, end = idx.numel(), pos0 + idx.numel()
         nh, hs = self.n_head, self.head_size
         x = t.wte.weight[idx] + t.wpe.weight[pos0:end]  # (T, C)
         C = x.size(-1)
-        # query i (at position pos0+i) may look at keys 0..pos0+i; one query sees them all
-        mask = None
-        if T > 1:
-            mask = torch.ones(T, end, dtype=torch.bool, device=self.device).tril(pos0)
-        last = len(t.h) - 1
+        mask = self._mask[pos0:end, :end]  # query i sits at position pos0+i
+        last = len(self._blocks) - 1
         rows = []
 
-        for layer, block in enumerate(t.h):
-            h = _layer_norm(x, block.ln_1)
-            qkv = F.linear(h, block.attn.c_attn.weight).view(T, 3, nh, hs).permute(1, 2, 0, 3)
-            kv[layer, :, :, pos0:end] = qkv[1:]  # qkv is (3, nh, T, hs)
-            q, keys, values = qkv[0], kv[layer, 0, :, :end], kv[layer, 1, :, :end]
+        for layer, w in enumerate(self._blocks):
+            h = F.layer_norm(x, (C,), *w.ln_1, w.eps[0])
+            qkv = F.linear(h, w.c_attn).view(T, 3, nh, hs).permute(1, 2, 0, 3)  # (3, nh, T, hs)
+            q, k, v = qkv
+            if cache:
+                kv = self._kv[layer]
+                kv[:, :, pos0:end] = qkv[1:]
+                k, v = kv[:, :, :end]
             if layer == last:
                 # only the last position's output matters from here on; it sees every key
-                q, x, mask = q[:, -1:], x[-1:], None
+                q, x, mask = q[:, -1:], x[-1:], mask[-1:]
+
+            att = torch.baddbmm(mask, q, k.transpose(-2, -1), alpha=self.scale).softmax(-1)
             if self.attention:
-                att = (q @ keys.transpose(-2, -1)) * self.scale  # (nh, T, end)
-                if mask is not None:
-                    att = att.masked_fill(~mask, float("-inf"))
-                att = F.softmax(att, dim=-1)
                 rows.append(att[:, -1])
-                y = att @ values  # (nh, T, hs)
-            else:
-                y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-            x = x + _linear(y.transpose(0, 1).reshape(-1, C), block.attn.c_proj)
+            y = (att @ v).transpose(0, 1).reshape(-1, C)  # (T, C), heads side by side
+            x = x + F.linear(y, *w.attn_proj)
 
             # the feed-forward as FeedForward.forward has it: c_fc, ReLU, c_proj
-            mlp = block.mlp
-            x = x + _linear(F.relu(_linear(_layer_norm(x, block.ln_2), mlp.c_fc)), mlp.c_proj)
+            h = F.layer_norm(x, (C,), *w.ln_2, w.eps[1])
+            x = x + F.linear(F.relu(F.linear(h, *w.c_fc)), *w.mlp_proj)
 
-        logits = _linear(_layer_norm(x[-1], t.ln_f), self.model.lm_head)  # (vocab_size,)
+        ln_f, head = t.ln_f, self.model.lm_head
+        h = F.layer_norm(x[-1], (C,), ln_f.weight, ln_f.bias, ln_f.eps)
+        logits = F.linear(h, head.weight, head.bias)  # (vocab_size,)
         attention = torch.stack(rows).float().cpu() if self.attention else None
         return logits.float().cpu(), attention
 
 
-def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
-    return F.linear(x, layer.weight, layer.bias)
-
-
-def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+def _weights(block) -> _Weights:
+    attn, mlp = block.attn, block.mlp
+    return _Weights(
+        ln_1=(block.ln_1.weight, block.ln_1.bias),
+        c_attn=attn.c_attn.weight,
+        attn_proj=(attn.c_proj.weight, attn.c_proj.bias),
+        ln_2=(block.ln_2.weight, block.ln_2.bias),
+        c_fc=(mlp.c_fc.weight, mlp.c_fc.bias),
+        mlp_proj=(mlp.c_proj.weight, mlp.c_proj.bias),
+        eps=(block.ln_1.eps, block.ln_2.eps),
+    )

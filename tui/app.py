@@ -31,6 +31,7 @@ from engine.events import CheckpointEvent, Event, PausedEvent, ResumedEvent, Sta
 from engine.run_dir import RunDir
 from engine.runs import list_runs
 from engine.settings import Settings, UISettings, load_settings, read_layer, save_layer
+from tui import heap
 from tui.attach_modal import AttachModal
 from tui.generation_screen import GenerationScreen
 from tui.help_screen import HelpScreen
@@ -107,6 +108,7 @@ class DashboardApp(App[None]):
     # --- starting up -------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        heap.settle()
         self._apply_saved_theme()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._show([], new_start=True)

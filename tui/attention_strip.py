@@ -1,5 +1,8 @@
 """Where the newest position looks: one heat strip per layer and head, under the context."""
 
+from dataclasses import dataclass
+from itertools import groupby
+
 import torch
 from rich.segment import Segment
 from rich.style import Style
@@ -8,16 +11,30 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from data.tokenizer import visible
-from tui.generation_heat import level, ramp
+from tui.generation_heat import LEVELS, ramp
 
 LABEL = 7  # "L1 H1  "
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One step's strips in numbers, ready to draw at one width."""
+
+    cut: int
+    """Context characters left out on the left, for want of room."""
+    levels: list[list[int]]
+    """Per strip, the ramp level of each shown character's weight, scaled to the strip's max."""
+    tops: list[float]
+    before: list[float]
+    """Per strip, the weight on the characters cut off."""
 
 
 class AttentionStrip(Widget):
     """Attention weights of the newest position over its context, each row scaled to its max.
 
-    Drawn line by line from segments (Textual's line API): a small model has 16 strips of 64
-    cells, and building those as rich Text cost tens of milliseconds a step.
+    Drawn line by line from segments (Textual's line API), and only the lines on screen: a small
+    model has 16 strips of 64 cells, of which a 30-row terminal shows six, and every one
+    changes with every step.
     """
 
     COMPONENT_CLASSES = {"attention-strip--label", "attention-strip--heat"}
@@ -27,8 +44,10 @@ class AttentionStrip(Widget):
         self.context: list[str] = []
         self.attention: torch.Tensor | None = None
         self.placeholder = ""
-        self._strips: list[Strip] = []
+        self._rows: _Rows | None = None
+        self._strips: dict[int, Strip] = {}
         self._built_for = -1
+        self._styles: tuple[Style, Style, list[Style]] | None = None
 
     def show(self, context: list[str], attention: torch.Tensor | None) -> None:
         """context characters and the weights (n_layer, n_head, len(context)) over them."""
@@ -52,44 +71,65 @@ class AttentionStrip(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._built_for != width:
-            self._strips = self._build(width)
+            self._rows = self._measure(width) if self.attention is not None else None
+            self._strips = {}
             self._built_for = width
-        return self._strips[y] if y < len(self._strips) else Strip.blank(width)
+        if y >= self._line_count():
+            return Strip.blank(width, self.rich_style)
+        if y not in self._strips:
+            self._strips[y] = self._line(y).adjust_cell_length(width, self._theme()[0])
+        return self._strips[y]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._built_for = -1  # the theme's colours are baked into the strips
+        self._styles = None  # the theme's colours are baked into the strips and the ramp
+        self._built_for = -1
 
-    def _build(self, width: int) -> list[Strip]:
-        if self.attention is None:
-            return [Strip([Segment(self.placeholder)])]
-        label = self.get_component_rich_style("attention-strip--label")
-        base = self.rich_style
-        heat = ramp(
-            self.styles.background,
-            self.styles.background,
-            self.get_component_styles("attention-strip--heat").background,
-        )
+    def _theme(self) -> tuple[Style, Style, list[Style]]:
+        """The base and label styles and the heat ramp, worked out once per theme."""
+        if self._styles is None:
+            heat = self.get_component_styles("attention-strip--heat").background
+            self._styles = (
+                self.rich_style,
+                self.get_component_rich_style("attention-strip--label"),
+                ramp(self.styles.background, self.styles.background, heat),
+            )
+        return self._styles
 
-        # the newest characters that fit; the weight on the ones cut off is reported instead
+    def _measure(self, width: int) -> _Rows:
+        """The newest characters that fit, and every strip's levels over them, in one go."""
+        assert self.attention is not None
         room = max(width - LABEL - 12, 8)
         cut = max(len(self.context) - room, 0)
-        head = [
-            Segment(f"{'…' if cut else '':<{LABEL}}", label),
-            Segment("".join(visible(ch) for ch in self.context[cut:]), base),
-            Segment(" max (before)" if cut else " max", label),
-        ]
-        strips = [Strip(head)]
-        n_layer, n_head, _ = self.attention.shape
-        for layer in range(n_layer):
-            for head_index, row in enumerate(self.attention[layer].tolist()):
-                strips.append(self._row(f"L{layer + 1} H{head_index + 1}", row, cut, label, heat))
-        return [strip.adjust_cell_length(width, base) for strip in strips]
+        weights = self.attention.float().flatten(0, 1)  # (n_layer * n_head, T)
+        tops = weights.amax(dim=-1)
+        scaled = weights[:, cut:] / tops.clamp_min(1e-12).unsqueeze(-1)
+        levels = scaled.mul(LEVELS - 1).round().clamp(0, LEVELS - 1).int().tolist()
+        return _Rows(cut, levels, tops.tolist(), weights[:, :cut].sum(dim=-1).tolist())
 
-    def _row(self, name: str, row: list[float], cut: int, label: Style, heat: list[Style]) -> Strip:
-        top = max(row) or 1.0
+    def _line(self, y: int) -> Strip:
+        """Line y: the context's characters, then a strip per layer and head."""
+        base, label, heat = self._theme()
+        rows = self._rows
+        if rows is None:
+            return Strip([Segment(self.placeholder, base)])
+        if y == 0:
+            return Strip(
+                [
+                    Segment(f"{'…' if rows.cut else '':<{LABEL}}", label),
+                    Segment("".join(visible(ch) for ch in self.context[rows.cut :]), base),
+                    Segment(" max (before)" if rows.cut else " max", label),
+                ]
+            )
+
+        i = y - 1
+        n_head = self.attention.shape[1] if self.attention is not None else 1
+        name = f"L{i // n_head + 1} H{i % n_head + 1}"
         segments = [Segment(f"{name:<{LABEL}}", label)]
-        segments.extend(Segment(" ", heat[level(w / top)]) for w in row[cut:])
-        before = f" ({sum(row[:cut]):.2f})" if cut else ""
-        segments.append(Segment(f" {top:.2f}{before}", label))
+        # neighbouring cells of one shade as one segment: fewer for the compositor
+        segments.extend(
+            Segment(" " * len(list(run)), heat[shade]) for shade, run in groupby(rows.levels[i])
+        )
+        before = f" ({rows.before[i]:.2f})" if rows.cut else ""
+        segments.append(Segment(f" {rows.tops[i]:.2f}{before}", label))
         return Strip(segments)

@@ -16,6 +16,8 @@ from data.tokenizer import visible
 from engine.generation import Candidate, Step
 
 BAR_CELLS = 8
+TOP = 10
+"""Candidates shown for a step (the chosen one is added when it ranks lower)."""
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
@@ -57,6 +59,7 @@ class CandidateTable(Widget, can_focus=True):
         self.placeholder = "No model loaded."
         self._lines: list[Strip] = []
         self._built_for = -1
+        self._styles: dict[str, Style] | None = None
 
     def show(self, step: Step, rows: list[Candidate], pending: bool) -> None:
         """Display step's candidates; pending means its character is still to be chosen."""
@@ -92,10 +95,27 @@ class CandidateTable(Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._built_for = -1  # the theme's colours are baked into the lines
+        self._styles = None  # the theme's colours are baked into the lines
+        self._built_for = -1
+
+    def _theme(self) -> dict[str, Style]:
+        """The base style and one per component class, worked out once per theme."""
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = {"base": base} | {
+                name: base + self.get_component_rich_style(f"candidate-table--{name}")
+                for name in ("header", "chosen", "filtered", "cursor", "bar", "note")
+            }
+        return self._styles
 
     def _line_count(self) -> int:
-        return 3 + len(self.rows) if self.step is not None else 1
+        """The table's height: for a step, room for TOP rows and a chosen one ranked lower.
+
+        Kept the same from step to step, so that a step never lays out the screen again.
+        """
+        if self.step is None:
+            return 1
+        return 3 + min(TOP + 1, self.step.probs.numel())
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self.step is None:
@@ -119,10 +139,7 @@ class CandidateTable(Widget, can_focus=True):
                 for line in wrapped
             ]
         step = self.step
-        styles = {
-            name: base + self.get_component_rich_style(f"candidate-table--{name}")
-            for name in ("header", "chosen", "filtered", "cursor", "bar", "note")
-        }
+        styles = self._theme()
         header = f"  {'#':>2} {'ch':<3} {'id':>3} {'p':>5} {'p′':>5} {'interval':<9} bar"
         lines = [
             self._title(step, base, styles["note"]),

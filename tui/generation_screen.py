@@ -29,8 +29,9 @@ from engine.generation import Generation, compare
 from engine.loading import LoadedModel, load_model
 from engine.sampler import Sampling
 from engine.settings import load_settings, read_layer, save_layer
+from tui import heap
 from tui.attention_strip import AttentionStrip
-from tui.candidate_table import CandidateTable
+from tui.candidate_table import TOP, CandidateTable
 from tui.generation_compare import GenerationCompare
 from tui.generation_help_modal import GenerationHelpModal
 from tui.generation_messages import ModelLoaded, ModelLoadFailed
@@ -255,6 +256,7 @@ class GenerationScreen(Screen):
             return
         self._stop()
         self.loaded = message.loaded
+        heap.settle()
         self.gen = Generation(message.loaded.model, message.loaded.tokenizer, self.sampling)
         if not self._apply_prompt(self.prompt, quiet=True):
             self.gen = None
@@ -575,7 +577,7 @@ class GenerationScreen(Screen):
         self.shown = min(self.shown, gen.pending.index)
         step = gen.steps[self.shown]
         pending = step.chosen is None
-        self.query_one(CandidateTable).show(step, gen.candidates(step, 10), pending)
+        self.query_one(CandidateTable).show(step, gen.candidates(step, TOP), pending)
         chars = gen.tokenizer.chars
         done = gen.done
         self.query_one(GenerationText).show(
@@ -594,17 +596,21 @@ class GenerationScreen(Screen):
         playing = "▶ playing" if self.play_timer is not None else "paused"
         if self.run_left:
             playing = f"running, {self.run_left} to go"
-        self.query_one("#gen-state", Static).update(f" {playing} · {SPEEDS[self.speed]}/s")
+        # each step comes here: only what changed is updated, and nothing here changes a size,
+        # so a step repaints a few lines instead of laying out the screen again
+        state = self.query_one("#gen-state", Static)
+        if str(state.content) != (text := f" {playing} · {SPEEDS[self.speed]}/s"):
+            state.update(text, layout=False)
         if self.loaded is None or self.gen is None:
             return
         step = self.gen.steps[self.shown]
-        block = self.gen.block_size
-        window = "(recomputed)" if step.start > 0 else "(KV cache)"
+        window = "window recomputed" if step.start > 0 else "KV cache"
+        self.query_one(
+            "#gen-attention-scroll"
+        ).border_title = f"attention · context {len(step.context)}/{self.gen.block_size}, {window}"
         newer = getattr(self.app, "checkpoint_step", None)
         stale = f" · step {newer} saved: r reloads" if newer and newer != self.loaded.step else ""
-        self.sub_title = (
-            f"{_describe(self.loaded)} · context {len(step.context)}/{block} {window}{stale}"
-        )
+        self.sub_title = f"{_describe(self.loaded)}{stale}"
 
 
 def _describe(loaded: LoadedModel) -> str:

@@ -34,6 +34,7 @@ class GenerationText(Widget):
         """The step shown in the candidate table; len(chars) is the pending one."""
         self._lines: list[Strip] = []
         self._built_for = -1
+        self._styles: tuple[Style, Style, list[Style], Style, Style] | None = None
 
     def show(self, prompt: str, chars: list[str], probs: list[float], selected: int) -> None:
         """The prompt, the generated characters with the model's probability for each."""
@@ -53,22 +54,32 @@ class GenerationText(Widget):
             self._build(width)
         return self._lines[y] if y < len(self._lines) else Strip.blank(width, self.rich_style)
 
+    def _theme(self) -> tuple[Style, Style, list[Style], Style, Style]:
+        """Base, prompt, the probability ramp, selected and caret styles, once per theme."""
+        if self._styles is None:
+            base = self.rich_style
+            shades = ramp(
+                self.styles.background,
+                self.get_component_styles("generation-text--unlikely").background,
+                self.get_component_styles("generation-text--likely").background,
+                strength=0.6,
+            )
+            self._styles = (
+                base,
+                base + self.get_component_rich_style("generation-text--prompt"),
+                shades,
+                self.get_component_rich_style("generation-text--selected"),
+                base + self.get_component_rich_style("generation-text--caret"),
+            )
+        return self._styles
+
     def _cells(self) -> list[tuple[str, Style]]:
         """(text, style) for every character, the caret last; "\n" breaks a line."""
-        base = self.rich_style
-        prompt = base + self.get_component_rich_style("generation-text--prompt")
-        shades = ramp(
-            self.styles.background,
-            self.get_component_styles("generation-text--unlikely").background,
-            self.get_component_styles("generation-text--likely").background,
-            strength=0.6,
-        )
-        selected = self.get_component_rich_style("generation-text--selected")
+        _, prompt, shades, selected, caret = self._theme()
         cells = [(ch, prompt) for ch in self.prompt]
         for i, (ch, p) in enumerate(zip(self.chars, self.probs)):
             style = shades[level(p)]
             cells.append((ch, style + selected if i == self.selected else style))
-        caret = base + self.get_component_rich_style("generation-text--caret")
         cells.append(("▁", caret + selected if self.selected == len(self.chars) else caret))
         return cells
 
@@ -94,4 +105,5 @@ class GenerationText(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._built_for = -1  # the theme's colours are baked into the lines
+        self._styles = None  # the theme's colours are baked into the lines
+        self._built_for = -1
