@@ -34,6 +34,7 @@ class CandidateTable(Widget, can_focus=True):
         "candidate-table--cursor",
         "candidate-table--bar",
         "candidate-table--note",
+        "candidate-table--rest",
     }
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -104,14 +105,15 @@ class CandidateTable(Widget, can_focus=True):
             base = self.rich_style
             self._styles = {"base": base} | {
                 name: base + self.get_component_rich_style(f"candidate-table--{name}")
-                for name in ("header", "chosen", "filtered", "cursor", "bar", "note")
+                for name in ("header", "chosen", "filtered", "cursor", "bar", "note", "rest")
             }
         return self._styles
 
     def _line_count(self) -> int:
-        """The table's height: for a step, room for TOP rows and a chosen one ranked lower.
+        """The table's height: for a step, TOP rows and one more.
 
-        Kept the same from step to step, so that a step never lays out the screen again.
+        The last row holds a chosen character ranked lower, or else the rest of the vocabulary.
+        The height stays the same from step to step, so that a step never lays out the screen.
         """
         if self.step is None:
             return 1
@@ -147,7 +149,18 @@ class CandidateTable(Widget, can_focus=True):
             [Segment(header, styles["header"])],
         ]
         lines.extend(self._row(i, row, base, styles) for i, row in enumerate(self.rows))
+        if len(lines) < self._line_count():
+            lines.append([Segment(self._rest(step), styles["rest"])])
         return [Strip(segments).crop_extend(0, width, base) for segments in lines]
+
+    def _rest(self, step: Step) -> str:
+        """The characters not in the table, as one row: how many, and their probability."""
+        shown = [row.token for row in self.rows]
+        prob = max(1.0 - float(step.probs[shown].sum()), 0.0)
+        shaped = max(1.0 - float(step.shaped[shown].sum()), 0.0)
+        count = f"+{step.probs.numel() - len(shown)} more"
+        shaped_text = "  -  " if shaped < 5e-4 else f"{shaped:5.3f}"
+        return f"    {count:<8} {prob:5.3f} {shaped_text} the rest"
 
     def _title(self, step: Step, base: Style, note: Style) -> list[Segment]:
         title = [Segment(f"Step {step.index + 1} · ", base)]

@@ -23,7 +23,8 @@ renormalised, and what is actually sampled from. Removed candidates stay listed,
 The draw lays the kept characters end to end on [0, 1), most likely first (the *interval*
 column), and a uniform random number `u` picks the one whose interval holds it. `H` is the
 entropy of `p` in bits (how unsure the model is); the *surprisal* of the chosen character is
--log2 p: 1 bit is a coin flip's worth of surprise.
+-log2 p: 1 bit is a coin flip's worth of surprise. The last row is the chosen character when it
+ranks below the top ten, or else the rest of the vocabulary and its total probability.
 
 **Text.** Generated characters are shaded by the probability the model gave them, from red
 (unlikely) to green (likely). `←` and `→` select an earlier step to see its candidates again;
@@ -37,7 +38,8 @@ scaled to its own maximum, printed at its right.
 text fits, a key/value cache makes a step cost one position. Once the context is full, every
 character's position shifts with each new one, and the positions are learned, so no cached
 key stays valid: **the whole window is recomputed at every step**, never approximated. The
-logits equal a full recomputation to 1e-5 either way.
+logits equal a full recomputation to 1e-5 either way. The attention panel's title says which
+way the step shown was taken.
 
 **Compare** (`v`). Two prompts, or one prompt on two checkpoints: both next-character
 distributions side by side with the KL divergence each way, in bits.

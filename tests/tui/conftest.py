@@ -1,5 +1,6 @@
 """Run directories written event by event, so that panels can be checked against known data."""
 
+import gc
 import math
 from pathlib import Path
 
@@ -19,6 +20,18 @@ from engine.run_dir import RunDir
 from engine.settings import resolve
 
 T0 = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_heap():
+    """Hand what an app froze (tui.heap) back to the collector after each test.
+
+    One process runs many apps here, and a finished app's reference cycles must not pile up.
+    """
+    yield
+    gc.unfreeze()
+
+
 VOCAB = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PARAMS = {
     "embeddings": 16_640,

@@ -1,6 +1,7 @@
 """The generation pane through Pilot: a real tiny model, real keys, real settings file."""
 
 import asyncio
+import gc
 import tomllib
 from pathlib import Path
 
@@ -120,8 +121,19 @@ async def test_pane_shows_tokens_and_the_models_probabilities(checkpoint):
         )
         assert [r.token for r in table.rows] == expected.indices[:10].tolist()
         assert table.pending and "space draws" in shown(table)
+        rest = 1 - float(expected.values[:10].sum())
+        vocab = screen.loaded.tokenizer.vocab_size
+        assert f"+{vocab - 10} more {rest:5.3f} {rest:5.3f} the rest" in shown(table)
         strip = screen.query_one(AttentionStrip)
         assert strip.attention.shape == (1, 2, 5)
+
+
+async def test_a_loaded_model_leaves_the_heap_frozen(checkpoint):
+    gc.unfreeze()
+    async with PaneApp(checkpoint).run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        # full collections would walk every object alive now, torch's and Textual's included
+        assert gc.get_freeze_count() > 10_000
 
 
 async def test_space_draws_digits_pick_backspace_restores(checkpoint):
