@@ -6,7 +6,9 @@ A checkpoint is a plain dict of tensors, numbers and strings, so `torch.load` ca
 
 import io
 import pickle
+import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint") from None
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise CheckpointError(f"{path}: refused or unreadable checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: {_refusal(path, exc)}") from None
     except Exception as exc:  # random bytes raise almost any type from inside torch.load
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_short(exc)})") from None
 
@@ -53,6 +54,23 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if state["format"] != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {state['format']}, expected {FORMAT}")
     return state
+
+
+def _refusal(path: Path, exc: pickle.UnpicklingError) -> str:
+    """Why torch's safe unpickler refused path, in words that do not suggest turning it off.
+
+    torch's own message says that loading with weights_only=False "will likely succeed": true,
+    and exactly what a checkpoint that runs code wants.
+    """
+    if not zipfile.is_zipfile(path):
+        return "not a checkpoint (torch.save writes a zip archive, and this file is not one)"
+    wanted = re.search(r"GLOBAL (\S+)", str(exc))
+    if wanted:
+        return (
+            f"refused: it would load {wanted.group(1)}, and a checkpoint may hold only tensors, "
+            "numbers and strings"
+        )
+    return "refused: it holds objects other than tensors, numbers and strings"
 
 
 def _short(exc: BaseException) -> str:

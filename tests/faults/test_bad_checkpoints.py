@@ -43,15 +43,23 @@ def test_pickle_that_runs_code_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     torch.save({"format": 1, "model": RunsCode(marker)}, evil, pickle_protocol=2)
-    with pytest.raises(CheckpointError, match="evil.pt"):
+    with pytest.raises(CheckpointError, match="evil.pt: refused: it would load ") as err:
         load_checkpoint(evil)
     assert not marker.exists()
+    assert "weights_only" not in str(err.value)  # no hint to switch the safety off
 
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(pickle.dumps(RunsCode(marker)))
-    with pytest.raises(CheckpointError, match="plain.pkl"):
+    with pytest.raises(CheckpointError, match="plain.pkl: not a checkpoint"):
         load_checkpoint(plain)
     assert not marker.exists()
+
+
+def test_a_text_file_is_not_a_checkpoint(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("garbage\n", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"notes.pt: not a checkpoint \(torch.save writes"):
+        load_checkpoint(text)
 
 
 def test_checkpoint_of_another_vocabulary_cannot_resume(finished_run, tiny_settings, tmp_path):
