@@ -34,8 +34,8 @@ from tui.attention_strip import AttentionStrip
 from tui.candidate_table import TOP, CandidateTable
 from tui.generation_compare import GenerationCompare
 from tui.generation_help_modal import GenerationHelpModal
-from tui.generation_messages import ModelLoaded, ModelLoadFailed
 from tui.generation_text import GenerationText
+from tui.messages import ModelLoaded, ModelLoadFailed
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 """Characters per second for play."""

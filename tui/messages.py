@@ -1,4 +1,4 @@
-"""Messages from the run-following worker thread to the app.
+"""Messages from worker threads: the run follower's to the app, the loader's to the pane.
 
 Events themselves travel in the session's buffer, not in messages, so that a burst can be
 announced by one `EventsReady` that replaces any still queued (nothing is lost: the handler
@@ -9,10 +9,12 @@ dashboard has stopped following are recognised and dropped.
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual.message import Message
 
 from engine.events import Event
+from engine.loading import LoadedModel
 from engine.run_dir import RunDir
 from tui.trainer_process import TrainerProcess
 
@@ -65,3 +67,22 @@ class TrainerGone(Message):
         super().__init__()
         self.session = session
         self.reason = reason
+
+
+class ModelLoaded(Message):
+    """A checkpoint finished loading; role is "main" or "compare"."""
+
+    def __init__(self, role: str, loaded: LoadedModel) -> None:
+        super().__init__()
+        self.role = role
+        self.loaded = loaded
+
+
+class ModelLoadFailed(Message):
+    """A checkpoint could not be loaded; message names the file and the problem."""
+
+    def __init__(self, role: str, path: Path, message: str) -> None:
+        super().__init__()
+        self.role = role
+        self.path = path
+        self.message = message
