@@ -7,7 +7,7 @@ def duration(seconds: float | None) -> str:
     """`0:42`, `12:05` or `3:07:45`; `-` when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 

@@ -1,10 +1,10 @@
 """The dashboard with a real trainer child process: controls, crashes, attaching, quitting."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -184,7 +184,7 @@ async def test_attaching_to_a_running_run_then_quitting_with_stop(settings_for, 
     run = RunDir(paths.runs_dir() / "earlier")
     while not any(isinstance(e, StepEvent) for e in read_events(run.events)):
         assert headless.poll() is None, "the headless trainer ended early"
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
 
     app = DashboardApp(launch=Launch(settings=settings), offer_attach=True, poll_s=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
