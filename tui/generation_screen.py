@@ -156,7 +156,7 @@ class GenerationScreen(Screen):
                 with VerticalScroll(id="gen-attention-scroll"):
                     yield AttentionStrip(id="gen-attention")
             yield GenerationCompare(escape(self.prompt), id="gen-compare")
-        yield Footer()
+        yield Footer(compact=True)  # ten keys: the spacing would push the last ones off
 
     def _fields(self) -> list[tuple[str, str, str, Function]]:
         s = self.sampling
