@@ -124,20 +124,13 @@ def _run_rank(args: argparse.Namespace) -> int:
     rank before training (naming the rank when it is another one), any rank its own after.
     """
     from engine.distributed import PeerFailed, TorchrunGroup
-    from engine.runner import stream_events
 
     group = TorchrunGroup.join()
+    finished = False
     try:
-        with ExitStack() as held:
-            run_dir, trainer = _join_run(args, group, held)
-            interrupted = _stop_on_signals(trainer.control)
-            if group.is_main:
-                last = _report(stream_events(run_dir, trainer), args.quiet, run_dir)
-            else:
-                last = None
-                for event in trainer.run():
-                    last = event
-        return _exit_code(last, interrupted(), speak=group.is_main)
+        code = _train_rank(args, group)
+        finished = True
+        return code
     except PeerFailed:
         return EXIT_BAD_INPUT
     except MinigptError as exc:
@@ -154,7 +147,27 @@ def _run_rank(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     finally:
-        group.close()
+        group.close(finished)
+
+
+def _train_rank(args: argparse.Namespace, group: "TorchrunGroup") -> int:
+    """This rank's share of the run, and its exit code.
+
+    Its own function so that the trainer and its DistributedDataParallel model are released
+    before the process group is.
+    """
+    from engine.runner import stream_events
+
+    with ExitStack() as held:
+        run_dir, trainer = _join_run(args, group, held)
+        interrupted = _stop_on_signals(trainer.control)
+        if group.is_main:
+            last = _report(stream_events(run_dir, trainer), args.quiet, run_dir)
+        else:
+            last = None
+            for event in trainer.run():
+                last = event
+    return _exit_code(last, interrupted(), speak=group.is_main)
 
 
 def _join_run(

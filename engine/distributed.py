@@ -97,8 +97,8 @@ class Group:
         """make() run on every rank; if it failed on any, an error on all of them."""
         return make()
 
-    def close(self) -> None:
-        """Leave the group."""
+    def close(self, finished: bool = True) -> None:
+        """Leave the group; finished means this rank got to the end of its run normally."""
 
 
 class TorchrunGroup(Group):
@@ -217,9 +217,20 @@ class TorchrunGroup(Group):
         more = f" (and {len(failed) - 1} more ranks)" if len(failed) > 1 else ""
         raise RunError(f"rank {rank}: {message}{more}")
 
-    def close(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    def close(self, finished: bool = True) -> None:
+        if not dist.is_initialized():
+            return
+
+        # A rank that tears its connections down while another still uses its own can be
+        # aborted by gloo ("terminate called without an active exception", about one run in
+        # ten here), so ranks that finished wait for each other. One that failed does not
+        # wait: the others may never come, and torchrun stops them anyway.
+        if finished:
+            try:
+                dist.barrier()
+            except (RuntimeError, ValueError) as exc:
+                log.info("rank %d: leaving without the others (%s)", self.rank, _first_line(exc))
+        dist.destroy_process_group()
 
 
 def _first_line(exc: BaseException) -> str:

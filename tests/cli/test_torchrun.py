@@ -217,7 +217,8 @@ def train_to(run: Path, steps: int, *, ranks: int, resume: bool, tmp_path: Path,
         result = subprocess.run(command, cwd=REPO, env=env(), capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         return
-    assert finish(torchrun(*args, log=tmp_path / f"{run.name}-{steps}")) == 0
+    log = tmp_path / f"{run.name}-{steps}"
+    assert finish(torchrun(*args, log=log)) == 0, log.with_suffix(".err").read_text()
 
 
 def curve(run: Path, after: int) -> dict[int, float]:
@@ -247,7 +248,7 @@ def test_resuming_on_as_many_ranks_repeats_the_uninterrupted_run(tmp_path, tiny_
     )
     wait_for(split.events, '"type": "eval"')
     send_command(split.control, "stop")
-    assert finish(proc) == 0
+    assert finish(proc) == 0, (tmp_path / "split.err").read_text()
     stopped = read_events(split.events)[-1].step
     assert 10 <= stopped < 200
     train_to(split.path, 200, ranks=2, resume=True, **common)
