@@ -74,9 +74,9 @@ class Stepper:
         shape = (cfg.n_layer, 2, cfg.n_head, cfg.block_size, self.head_size)
         self._kv = torch.zeros(shape, device=self.device, dtype=dtype)
         # added to the attention scores: -inf where a query would see a later position
-        future = torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool).triu(1)
-        self._mask = torch.zeros(future.shape, dtype=dtype).masked_fill(future, float("-inf"))
-        self._mask = self._mask.to(self.device)
+        ones = torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool, device=self.device)
+        future = ones.triu(1)  # [query, key]: the key comes after the query
+        self._mask = torch.zeros_like(future, dtype=dtype).masked_fill(future, -math.inf)
         self.ids: list[int] = []
         self._cached = 0  # positions 0.._cached-1 of ids hold valid keys and values
 

@@ -22,6 +22,7 @@ class _Rows:
 
     cut: int
     """Context characters left out on the left, for want of room."""
+    n_head: int
     levels: list[list[int]]
     """Per strip, the ramp level of each shown character's weight, scaled to the strip's max."""
     tops: list[float]
@@ -105,7 +106,8 @@ class AttentionStrip(Widget):
         tops = weights.amax(dim=-1)
         scaled = weights[:, cut:] / tops.clamp_min(1e-12).unsqueeze(-1)
         levels = scaled.mul(LEVELS - 1).round().clamp(0, LEVELS - 1).int().tolist()
-        return _Rows(cut, levels, tops.tolist(), weights[:, :cut].sum(dim=-1).tolist())
+        n_head = self.attention.shape[1]
+        return _Rows(cut, n_head, levels, tops.tolist(), weights[:, :cut].sum(dim=-1).tolist())
 
     def _line(self, y: int) -> Strip:
         """Line y: the context's characters, then a strip per layer and head."""
@@ -123,8 +125,7 @@ class AttentionStrip(Widget):
             )
 
         i = y - 1
-        n_head = self.attention.shape[1] if self.attention is not None else 1
-        name = f"L{i // n_head + 1} H{i % n_head + 1}"
+        name = f"L{i // rows.n_head + 1} H{i % rows.n_head + 1}"
         segments = [Segment(f"{name:<{LABEL}}", label)]
         # neighbouring cells of one shade as one segment: fewer for the compositor
         segments.extend(

@@ -21,28 +21,12 @@ from engine.distributed import stream_seed
 from engine.events import DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent, read_events
 from engine.model import GPT, GPTConfig
 from engine.run_dir import RunDir
+from tests.cli.test_train import REPO, env
+from tests.cli.test_train import TINY as SINGLE_PROCESS_TINY
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = [
-    "--set=model.n_layer=1",
-    "--set=model.n_head=2",
-    "--set=model.n_embd=32",
-    "--set=model.block_size=16",
-    "--set=train.batch_size=4",
-    "--set=train.grad_accum=2",
-    "--set=train.eval_interval=10",
-    "--set=train.eval_batches=2",
-    "--set=train.checkpoint_interval=10",
-    "--set=train.warmup_steps=5",
-    "--set=train.device=cpu",
-    "--set=sample.length=20",
-]
+# the tiny model of test_train, with two micro-steps a step so that no_sync is exercised too
+TINY = [*SINGLE_PROCESS_TINY, "--set=train.grad_accum=2"]
 TIMEOUT_S = 90
-
-
-def env() -> dict[str, str]:
-    # one thread per process: two ranks already fill a two-core machine
-    return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def torchrun(*args: str, log: Path) -> subprocess.Popen:

@@ -20,7 +20,7 @@ from tui.generation_screen import GenerationScreen
 from tui.quit_modal import QuitModal
 from tui.settings_screen import SettingsScreen
 from tui.stop_modal import StopModal
-from tui.trainer_process import Launch, setting_arguments
+from tui.trainer_process import Launch, TrainerProcess, setting_arguments
 
 
 @pytest.fixture(autouse=True)
@@ -65,11 +65,17 @@ def running(app: DashboardApp, past: int = 2):
     )
 
 
+async def child_started(pilot, app: DashboardApp, reaper: list[int]) -> TrainerProcess:
+    """The dashboard's trainer child, once it exists; the reaper kills it after the test."""
+    await wait_until(pilot, lambda: app.session is not None, what="the child")
+    reaper.append(app.session.process.pid)
+    return app.session.process
+
+
 async def test_a_whole_tiny_run_fills_every_panel(settings_for, reaper):
     app = DashboardApp(launch=Launch(settings=settings_for(30)), poll_s=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: app.session is not None, what="the child")
-        reaper.append(app.session.process.pid)
+        await child_started(pilot, app, reaper)
         await wait_until(pilot, lambda: app.state.state == "done", timeout=90, what="done")
         assert app.state.step == 30 and len(app.state.evals) == 3
         assert len(app.state.samples) == 3 and app.state.samples[-1].prompt == "All:\n"
@@ -98,9 +104,7 @@ async def test_a_whole_tiny_run_fills_every_panel(settings_for, reaper):
 async def test_pause_resume_and_stop_drive_the_real_trainer(settings_for, reaper):
     app = DashboardApp(launch=Launch(settings=settings_for(100_000)), poll_s=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: app.session is not None, what="the child")
-        process = app.session.process
-        reaper.append(process.pid)
+        process = await child_started(pilot, app, reaper)
         await wait_until(pilot, running(app), timeout=90, what="steps")
 
         await pilot.press("p")
@@ -125,8 +129,7 @@ async def test_pause_resume_and_stop_drive_the_real_trainer(settings_for, reaper
 async def test_a_killed_trainer_shows_as_failed_and_the_app_keeps_working(settings_for, reaper):
     app = DashboardApp(launch=Launch(settings=settings_for(100_000)), poll_s=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: app.session is not None, what="the child")
-        reaper.append(app.session.process.pid)
+        await child_started(pilot, app, reaper)
         await wait_until(pilot, running(app), timeout=90, what="steps")
 
         os.kill(app.session.process.pid, signal.SIGKILL)
@@ -208,9 +211,7 @@ async def test_attaching_to_a_running_run_then_quitting_with_stop(settings_for, 
 async def test_leaving_a_run_training_then_attaching_with_all_controls(settings_for, reaper):
     app = DashboardApp(launch=Launch(settings=settings_for(100_000)), poll_s=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: app.session is not None, what="the child")
-        process = app.session.process
-        reaper.append(process.pid)
+        process = await child_started(pilot, app, reaper)
         await wait_until(pilot, running(app), timeout=90, what="steps")
         await pilot.press("q")
         await pilot.pause()
