@@ -200,7 +200,7 @@ class GenerationScreen(Screen):
         if hasattr(self.app, "model_path"):
             self.watch(self.app, "model_path", self._app_model_changed, init=False)
         if hasattr(self.app, "checkpoint_step"):
-            self.watch(self.app, "checkpoint_step", self._show_state, init=False)
+            self.watch(self.app, "checkpoint_step", self._checkpoint_saved, init=False)
         path = self.model_source or getattr(self.app, "model_path", None)
         if path is not None:
             self._load(Path(path), "main")
@@ -210,6 +210,12 @@ class GenerationScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < COMPACT_BELOW, "-compact")
+
+    def _checkpoint_saved(self) -> None:
+        """A newer checkpoint: offered in the header, or loaded if there was none before."""
+        if self.loaded is None and self.path is not None:
+            self._load(self.path, "main")
+        self._show_state()
 
     def _app_model_changed(self, path: Path | None) -> None:
         if path is not None and self.model_source is None:

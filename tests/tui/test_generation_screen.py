@@ -60,9 +60,10 @@ class PaneApp(App[None]):
 
 
 class ModelPathApp(App[None]):
-    """An app with a model_path, as the dashboard has."""
+    """An app with a model_path and a checkpoint_step, as the dashboard has."""
 
     model_path: reactive[Path | None] = reactive(None)
+    checkpoint_step: reactive[int | None] = reactive(None)
 
     def on_mount(self) -> None:
         self.push_screen(GenerationScreen())
@@ -317,6 +318,25 @@ async def test_the_pane_follows_the_apps_model_path(checkpoint, tmp_path):
             if screen.loaded.source == other:
                 break
         assert screen.loaded.source == other and screen.gen.model is screen.loaded.model
+
+
+async def test_the_runs_first_checkpoint_loads_when_it_is_saved(tmp_path):
+    later = tmp_path / "run" / "checkpoint.pt"
+    app = ModelPathApp()
+    app.model_path = later  # a run that has not saved yet
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        table = screen.query_one(CandidateTable)
+        assert screen.gen is None and "no such checkpoint" in shown(table)
+
+        later.parent.mkdir()
+        tiny_checkpoint(later)
+        app.checkpoint_step = 7
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if screen.gen is not None:
+                break
+        assert screen.loaded.source == later and screen.loaded.step == 7
 
 
 async def test_a_missing_checkpoint_is_a_message_not_a_crash(tmp_path):
