@@ -278,7 +278,9 @@ class GenerationScreen(Screen):
             return
         self.sub_title = "no model"
         if self.gen is None:
-            self._placeholder(f"{message.message}\nr tries again.")
+            following = self.model_source is None and hasattr(self.app, "checkpoint_step")
+            later = "It loads by itself when the run saves one; r" if following else "r"
+            self._placeholder(f"{message.message}\n{later} tries again.")
         self.notify(message.message, title="Model not loaded", severity="error")
 
     def _placeholder(self, text: str) -> None:

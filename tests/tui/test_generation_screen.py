@@ -328,6 +328,7 @@ async def test_the_runs_first_checkpoint_loads_when_it_is_saved(tmp_path):
         screen = await loaded(pilot)
         table = screen.query_one(CandidateTable)
         assert screen.gen is None and "no such checkpoint" in shown(table)
+        assert "It loads by itself when the run saves one" in shown(table)
 
         later.parent.mkdir()
         tiny_checkpoint(later)
